@@ -1,0 +1,2 @@
+DROP TABLE model_prices;
+DROP TABLE llm_calls;

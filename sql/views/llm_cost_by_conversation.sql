@@ -1,0 +1,16 @@
+-- One row per conversation (gen_ai.conversation.id); calls without one are left out.
+CREATE OR REPLACE VIEW llm_cost_by_conversation AS
+SELECT
+    conversation_id,
+    any_value(user_id ORDER BY start_time)  AS user_id,
+    min(start_time)                         AS first_call_at,
+    max(end_time)                           AS last_call_at,
+    count(*)                                AS calls,
+    count(*) - count(cost_usd)              AS unpriced_calls,
+    sum(input_tokens)                       AS input_tokens,
+    sum(output_tokens)                      AS output_tokens,
+    sum(cost_usd)                           AS cost_usd,
+    list_sort(list(DISTINCT coalesce(priced_model, response_model, request_model))) AS models
+FROM llm_calls
+WHERE NOT is_duplicate AND conversation_id IS NOT NULL
+GROUP BY conversation_id;

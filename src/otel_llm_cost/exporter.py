@@ -1,0 +1,162 @@
+"""CostExporter: normalise -> price -> store -> forward, for one batch, on the worker thread.
+
+It is a standard OTel ``SpanExporter``, so it also works under the SDK's own span processors.
+Each stage has its own ``try``: a broken database does not stop forwarding, a failing collector
+does not stop storage, and nothing raises out of ``export``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+
+from otel_llm_cost.conventions import CallRecord, to_call_record
+from otel_llm_cost.pricing import Cost, Pricer
+from otel_llm_cost.store import DuckDBStore, StoreUnavailable
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class ExportStats:
+    """Counts since start. Every span handed to ``export`` ends in exactly one of the first five."""
+
+    stored: int = 0  #: new rows written to llm_calls
+    already_stored: int = 0  #: spans whose (trace_id, span_id) was already in the table
+    not_calls: int = 0  #: GenAI spans that are not provider calls (agent/tool aggregates)
+    store_failed: int = 0  #: calls lost because the database could not be written
+    malformed: int = 0  #: spans that could not be read at all
+    unpriced: int = 0  #: stored calls without a cost (a subset of stored)
+    forward_failed: int = 0  #: batches the forward exporter rejected
+
+
+class CostExporter(SpanExporter):
+    """Prices LLM spans and writes them to DuckDB; optionally forwards spans to another exporter.
+
+    Args:
+        store: a :class:`DuckDBStore`, or a zero-argument callable that opens one. A callable is
+            called lazily on the first batch (on the worker thread) and again after a failure, so a
+            locked or missing database recovers when it becomes available.
+        pricer: the :class:`Pricer` to use; a new one over the bundled catalog by default.
+        forward_to: an exporter (OTLP, console, ...) that receives every exported span, unchanged.
+    """
+
+    def __init__(
+        self,
+        store: DuckDBStore | Callable[[], DuckDBStore],
+        *,
+        pricer: Pricer | None = None,
+        forward_to: SpanExporter | None = None,
+    ) -> None:
+        self._store: DuckDBStore | None = store if isinstance(store, DuckDBStore) else None
+        self._open_store = None if isinstance(store, DuckDBStore) else store
+        self._pricer = pricer or Pricer()
+        self._forward_to = forward_to
+        self._store_error: str | None = None
+        self._lock = threading.Lock()  # export() may be called from flush and worker threads
+        self.stats = ExportStats()
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        with self._lock:
+            priced = self._price(spans)
+            stored_ok = self._write(priced)
+            forwarded_ok = self._forward(spans)
+        return SpanExportResult.SUCCESS if stored_ok and forwarded_ok else SpanExportResult.FAILURE
+
+    def _price(self, spans: Sequence[ReadableSpan]) -> list[tuple[CallRecord, Cost]]:
+        priced: list[tuple[CallRecord, Cost]] = []
+        for span in spans:
+            try:
+                record = to_call_record(span)
+                if record is None:
+                    self.stats.not_calls += 1
+                    continue
+                priced.append((record, self._pricer.price(record)))
+            except Exception:
+                self.stats.malformed += 1
+                logger.exception("could not read span %r; it is skipped", getattr(span, "name", None))
+        return priced
+
+    def _write(self, priced: list[tuple[CallRecord, Cost]]) -> bool:
+        plans = self._pricer.take_new_plans()
+        if not priced and not plans:
+            return True
+        try:
+            store = self._ensure_store()
+            inserted = store.write_batch(priced, plans)
+        except Exception as exc:
+            self.stats.store_failed += len(priced)
+            self._report_store_error(exc)
+            self._pricer.requeue_plans(plans)
+            return False
+        if self._store_error is not None:
+            logger.warning("DuckDB store is writable again; storing resumed")
+            self._store_error = None
+        self.stats.stored += inserted
+        self.stats.already_stored += len(priced) - inserted
+        self.stats.unpriced += sum(1 for _, cost in priced if cost.cost_usd is None)
+        return True
+
+    def _ensure_store(self) -> DuckDBStore:
+        if self._store is None:
+            if self._open_store is None:
+                raise StoreUnavailable("the store was closed")
+            self._store = self._open_store()
+        return self._store
+
+    def _report_store_error(self, exc: Exception) -> None:
+        message = str(exc) if isinstance(exc, StoreUnavailable) else f"{type(exc).__name__}: {exc}"
+        if message != self._store_error:
+            # Logged once per distinct error, so a dead disk cannot flood the application's logs.
+            logger.error("LLM cost records are being dropped: %s", message)
+            self._store_error = message
+        if self._open_store is not None and self._store is not None:
+            # Reopen on the next batch: the connection may be unusable after an I/O error.
+            with contextlib.suppress(Exception):
+                self._store.close()
+            self._store = None
+
+    def _forward(self, spans: Sequence[ReadableSpan]) -> bool:
+        if self._forward_to is None or not spans:
+            return True
+        try:
+            result = self._forward_to.export(spans)
+        except Exception:
+            logger.exception("forwarding %d spans failed", len(spans))
+            result = SpanExportResult.FAILURE
+        if result is not SpanExportResult.SUCCESS:
+            self.stats.forward_failed += 1
+            return False
+        return True
+
+    def shutdown(self) -> None:
+        with self._lock:
+            if self._forward_to is not None:
+                try:
+                    self._forward_to.shutdown()
+                except Exception:
+                    logger.exception("forward exporter failed to shut down")
+            if self._store is not None:
+                try:
+                    self._store.close()
+                except Exception:
+                    logger.exception("closing the DuckDB store failed")
+                self._store = None
+            self._open_store = None
+
+    def reset_after_fork(self) -> None:
+        """In a forked child: forget the parent's connection (it belongs to the parent) and lock."""
+        self._lock = threading.Lock()
+        if self._store is not None and self._open_store is not None:
+            self._store = None
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        if self._forward_to is not None:
+            return self._forward_to.force_flush(timeout_millis)
+        return True

@@ -1,0 +1,259 @@
+"""LLMCostSpanProcessor: the one object users add to their tracing.
+
+``on_end`` runs on the application's thread, inside the user's ``span.end()``. The SDK does not
+catch what a processor raises, so it must never raise, never block and never do I/O. It checks
+for GenAI attributes with one set scan, then appends the span to a bounded deque; when the deque
+is full the span is dropped and counted. Everything else (normalising, pricing, DuckDB, forwarding)
+happens in :class:`CostExporter` on one worker thread, in batches.
+
+Why not subclass the SDK's ``BatchSpanProcessor``: its ``force_flush`` ignores ``timeout_millis``
+and runs the export on the caller's thread, its ``shutdown`` has no timeout, and its drops are
+only counted when SDK-internal metrics are enabled. This worker keeps the same shape (bounded
+deque, daemon thread, fork re-init) and adds those guarantees.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import threading
+import time
+import weakref
+from collections import deque
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from opentelemetry.context import Context
+from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
+from opentelemetry.sdk.trace.export import SpanExporter
+
+from otel_llm_cost import _settings
+from otel_llm_cost import environment_variables as env
+from otel_llm_cost.conventions import looks_like_llm_call
+from otel_llm_cost.exporter import CostExporter
+from otel_llm_cost.pricing import Pricer
+from otel_llm_cost.store import DuckDBStore
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_DB_PATH = "llm-cost.duckdb"
+
+
+@dataclass(frozen=True)
+class ProcessorStats:
+    """A snapshot of the processor's counters. ``accepted = processed + dropped + queued``."""
+
+    queued: int  #: spans waiting for the worker now
+    processed: int  #: spans the worker has taken from the queue
+    dropped_queue_full: int  #: spans dropped because the queue was full
+    stored: int  #: new llm_calls rows
+    already_stored: int  #: spans that were already in the database (replays, retries)
+    not_calls: int  #: GenAI spans that are aggregates, not provider calls
+    unpriced: int  #: stored calls without a cost
+    store_failed: int  #: calls lost because the database could not be written
+    malformed: int  #: spans that could not be read
+    forward_failed: int  #: batches the forward exporter rejected
+
+    @property
+    def dropped(self) -> int:
+        """Every LLM span that did not reach the database."""
+        return self.dropped_queue_full + self.store_failed + self.malformed
+
+    def as_dict(self) -> dict[str, int]:
+        return {**asdict(self), "dropped": self.dropped}
+
+
+class LLMCostSpanProcessor(SpanProcessor):
+    """Prices the LLM calls among ended spans and stores them in a DuckDB file.
+
+    Example::
+
+        provider = TracerProvider()
+        provider.add_span_processor(LLMCostSpanProcessor(db_path="llm-cost.duckdb"))
+
+    Args:
+        db_path: DuckDB file to write; :envvar:`OTEL_LLM_COST_DB`, else ``llm-cost.duckdb``. The
+            file is opened lazily on the worker thread, so a bad path never fails ``span.end()``:
+            it is logged once and the spans are counted as dropped.
+        store: an already-open :class:`DuckDBStore` to use instead of ``db_path``.
+        forward_to: a ``SpanExporter`` that also receives the LLM spans (for example OTLP).
+        pricer: a :class:`Pricer` to use; by default one over genai-prices' bundled catalog.
+        max_queue_size: spans held before dropping; :envvar:`OTEL_LLM_COST_MAX_QUEUE_SIZE`, 8192.
+        max_batch_size: spans per DuckDB transaction; :envvar:`OTEL_LLM_COST_MAX_BATCH_SIZE`, 1024.
+        schedule_delay_millis: longest wait before a queued span is written;
+            :envvar:`OTEL_LLM_COST_SCHEDULE_DELAY_MILLIS`, 1000.
+        flush_at_exit: flush and close at interpreter exit (default True).
+
+    Raises:
+        ValueError: an argument is malformed (configuration time, never span time).
+    """
+
+    def __init__(
+        self,
+        db_path: str | os.PathLike[str] | None = None,
+        *,
+        store: DuckDBStore | None = None,
+        forward_to: SpanExporter | None = None,
+        pricer: Pricer | None = None,
+        max_queue_size: int | None = None,
+        max_batch_size: int | None = None,
+        schedule_delay_millis: int | None = None,
+        flush_at_exit: bool = True,
+    ) -> None:
+        if store is not None and db_path is not None:
+            raise ValueError("pass either db_path or store, not both")
+        self.db_path = None if store is not None else _settings.text(db_path, env.OTEL_LLM_COST_DB, DEFAULT_DB_PATH)
+        self._max_queue_size = _settings.positive_int(
+            "max_queue_size", max_queue_size, env.OTEL_LLM_COST_MAX_QUEUE_SIZE, 8192
+        )
+        self._max_batch_size = _settings.positive_int(
+            "max_batch_size", max_batch_size, env.OTEL_LLM_COST_MAX_BATCH_SIZE, 1024
+        )
+        delay_millis = _settings.positive_int(
+            "schedule_delay_millis", schedule_delay_millis, env.OTEL_LLM_COST_SCHEDULE_DELAY_MILLIS, 1000
+        )
+        self._delay_s = delay_millis / 1000
+        db = self.db_path
+        opener: DuckDBStore | Callable[[], DuckDBStore] = store if store is not None else lambda: DuckDBStore(db or "")
+        self.exporter = CostExporter(opener, pricer=pricer, forward_to=forward_to)
+
+        self._queue: deque[ReadableSpan] = deque()
+        self._closed = False
+        self._dropped_queue_full = 0
+        self._processed = 0
+        self._init_worker()
+
+        # Weak references: registering the bound methods would keep every processor alive forever.
+        weak_self = weakref.ref(self)
+        if hasattr(os, "register_at_fork"):
+            os.register_at_fork(after_in_child=lambda: _after_fork_in_child(weak_self))
+        if flush_at_exit:
+            atexit.register(_shutdown_at_exit, weak_self)
+
+    # -- the application's thread -----------------------------------------------------------------
+
+    def on_start(self, span: Span, parent_context: Context | None = None) -> None:
+        pass
+
+    def on_end(self, span: ReadableSpan) -> None:
+        """Enqueue an LLM span for pricing. Never raises, never blocks."""
+        try:
+            if self._closed or not looks_like_llm_call(span.attributes):
+                return
+            context = span.context
+            if context is None or not context.trace_flags.sampled:
+                return
+            queue = self._queue
+            if len(queue) >= self._max_queue_size:
+                with self._counter_lock:
+                    self._dropped_queue_full += 1
+                    first = self._dropped_queue_full == 1
+                if first:
+                    logger.warning("LLM cost queue is full (%d spans); dropping and counting", self._max_queue_size)
+                return
+            queue.append(span)
+            if len(queue) >= self._max_batch_size and not self._wake.is_set():
+                self._wake.set()
+        except Exception:  # pragma: no cover - defensive: the SDK would re-raise into span.end()
+            pass
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        """Write every span ended before this call; False if that took longer than the timeout."""
+        if self._closed:
+            return not self._queue
+        done = threading.Event()
+        self._flush_requests.append(done)
+        self._wake.set()
+        if not done.wait(max(timeout_millis, 0) / 1000):
+            logger.warning("force_flush timed out after %d ms with %d spans queued", timeout_millis, len(self._queue))
+            return False
+        return True
+
+    def shutdown(self, timeout_millis: int = 30000) -> None:
+        """Write what is queued, close the store, and stop the worker, within ``timeout_millis``."""
+        if self._closed:
+            return
+        self._closed = True
+        deadline = time.monotonic() + max(timeout_millis, 0) / 1000
+        self._wake.set()
+        if self._worker is not threading.current_thread():
+            self._worker.join(max(0.0, deadline - time.monotonic()))
+        if self._worker.is_alive():
+            logger.warning(
+                "LLM cost processor shutdown timed out after %d ms; %d spans not written",
+                timeout_millis,
+                len(self._queue),
+            )
+
+    def stats(self) -> ProcessorStats:
+        """Counters since start: queued, processed, dropped and what became of the processed spans."""
+        export = self.exporter.stats
+        return ProcessorStats(
+            queued=len(self._queue),
+            processed=self._processed,
+            dropped_queue_full=self._dropped_queue_full,
+            stored=export.stored,
+            already_stored=export.already_stored,
+            not_calls=export.not_calls,
+            unpriced=export.unpriced,
+            store_failed=export.store_failed,
+            malformed=export.malformed,
+            forward_failed=export.forward_failed,
+        )
+
+    # -- the worker thread ------------------------------------------------------------------------
+
+    def _init_worker(self) -> None:
+        self._wake = threading.Event()
+        self._counter_lock = threading.Lock()
+        self._flush_requests: deque[threading.Event] = deque()
+        self._worker = threading.Thread(target=self._run, name="otel-llm-cost-worker", daemon=True)
+        self._worker.start()
+
+    def _run(self) -> None:
+        while True:
+            self._wake.wait(self._delay_s)
+            self._wake.clear()
+            # Take the flush requests *before* draining: every span ended before a request was
+            # made is in the queue by now, so it is written before the request is answered.
+            requests = [self._flush_requests.popleft() for _ in range(len(self._flush_requests))]
+            closing = self._closed
+            self._drain()
+            for request in requests:
+                request.set()
+            if closing:
+                break
+        self.exporter.shutdown()
+        for request in self._flush_requests:
+            request.set()
+
+    def _drain(self) -> None:
+        queue = self._queue
+        while queue:
+            batch = [queue.popleft() for _ in range(min(self._max_batch_size, len(queue)))]
+            self._processed += len(batch)
+            try:
+                self.exporter.export(batch)
+            except Exception:  # pragma: no cover - CostExporter.export does not raise
+                logger.exception("exporting %d LLM spans failed", len(batch))
+
+    def _after_fork_in_child(self) -> None:
+        # The parent's queue, worker and connection stay with the parent; the child starts empty.
+        self._queue = deque()
+        self.exporter.reset_after_fork()
+        if not self._closed:
+            self._init_worker()
+
+
+def _after_fork_in_child(weak_processor: weakref.ReferenceType[Any]) -> None:
+    processor = weak_processor()
+    if processor is not None:
+        processor._after_fork_in_child()
+
+
+def _shutdown_at_exit(weak_processor: weakref.ReferenceType[Any]) -> None:
+    processor = weak_processor()
+    if processor is not None:
+        processor.shutdown()
