@@ -239,11 +239,12 @@ def _reported_cost(attributes: Mapping[str, Any]) -> Decimal | None:
     """A cost the emitter computed itself (proposed ``gen_ai.usage.cost.*``), in USD only."""
     amount = attributes.get(a.GEN_AI_USAGE_COST_AMOUNT)
     currency = attributes.get(a.GEN_AI_USAGE_COST_CURRENCY, "USD")
-    if isinstance(amount, (int, float)) and not isinstance(amount, bool) and currency == "USD":
-        if math.isfinite(amount) and amount >= 0:
-            # repr() keeps the float's shortest decimal form: 0.1 stays 0.1, not 0.1000000000000000055...
-            return Decimal(repr(amount))
-    return None
+    if not isinstance(amount, (int, float)) or isinstance(amount, bool) or currency != "USD":
+        return None
+    if not math.isfinite(amount) or amount < 0:
+        return None
+    # repr() keeps the float's shortest decimal form: 0.1 stays 0.1, not 0.1000000000000000055...
+    return Decimal(repr(amount))
 
 
 def _preview(value: object) -> str:
