@@ -68,5 +68,7 @@ def chat_attributes(**overrides: Any) -> dict[str, Any]:
 
 
 def query(path: str, sql: str) -> list[tuple[Any, ...]]:
-    with duckdb.connect(path, read_only=True) as con:
+    """Run SQL on a DB file. Not read_only: DuckDB refuses a second, differently configured
+    connection to a file this process already has open, and the processor may still hold it."""
+    with duckdb.connect(path) as con:
         return con.execute(sql).fetchall()
