@@ -12,8 +12,10 @@ REPLACE VIEW`` re-applied after each migrate.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -80,7 +82,9 @@ def load_migrations(directory: Traversable | None = None) -> list[Migration]:
 def applied(con: duckdb.DuckDBPyConnection) -> list[str]:
     """Names of the applied migrations, in order. Read-only: creates nothing."""
     exists = con.execute(
-        "SELECT count(*) FROM duckdb_tables() WHERE table_name = ? AND schema_name = current_schema()",
+        # duckdb_tables() lists every attached database: look only where the unqualified name resolves.
+        "SELECT count(*) FROM duckdb_tables()"
+        " WHERE table_name = ? AND schema_name = current_schema() AND database_name = current_database()",
         [MIGRATIONS_TABLE],
     ).fetchone()
     if not exists or not exists[0]:
@@ -91,15 +95,32 @@ def applied(con: duckdb.DuckDBPyConnection) -> list[str]:
 def pending(con: duckdb.DuckDBPyConnection, migrations: list[Migration] | None = None) -> list[Migration]:
     """Migrations not yet applied, in order. Read-only."""
     done = set(applied(con))
-    return [m for m in (migrations or load_migrations()) if m.name not in done]
+    # `is None`, not `or`: an explicit empty list means "no migrations", not "the packaged ones".
+    return [m for m in (load_migrations() if migrations is None else migrations) if m.name not in done]
 
 
 def migrate(
-    con: duckdb.DuckDBPyConnection, *, to: int | None = None, migrations: list[Migration] | None = None
+    con: duckdb.DuckDBPyConnection,
+    *,
+    to: int | None = None,
+    migrations: list[Migration] | None = None,
+    views: Sequence[Traversable] | None = None,
 ) -> list[str]:
     """Bring the schema up (or down) to migration number ``to``; the newest when ``None``.
 
-    ``to=0`` rolls everything back. Returns what was done, as ``"up NAME"`` / ``"down NAME"``.
+    Args:
+        con: the connection to migrate.
+        to: the migration number to end at; ``0`` rolls everything back, ``None`` means the newest.
+        migrations: the migrations to use; the packaged ones when ``None``.
+        views: the view files to (re)apply afterwards; the packaged ones when ``None``. Pass ``()``
+            with a custom ``migrations`` list whose tables the packaged views do not match.
+
+    Returns:
+        What was done, in order, as ``"up NAME"`` / ``"down NAME"``.
+
+    Raises:
+        MigrationError: ``to`` is unknown, the database holds migrations this version does not
+            know, or a step or view failed (a failed step is rolled back and stays pending).
     """
     migrations = migrations if migrations is not None else load_migrations()
     head = migrations[-1].number if migrations else 0
@@ -138,7 +159,7 @@ def migrate(
                 migration.name,
             )
             steps.append(f"down {migration.name}")
-    apply_views(con, complete=target == head)
+    apply_views(con, complete=target == head, views=views)
     return steps
 
 
@@ -148,24 +169,43 @@ def _run(con: duckdb.DuckDBPyConnection, sql: str, record_sql: str, params: list
         con.execute(sql)
         con.execute(record_sql, params)
         con.execute("COMMIT")
-    except duckdb.Error as exc:
-        con.execute("ROLLBACK")
-        raise MigrationError(f"migration {name} failed and was rolled back: {exc}") from exc
+    except BaseException as exc:
+        # BaseException: a KeyboardInterrupt mid-file must not leave the transaction open, or the
+        # caller's next statement would commit half a migration. A failed COMMIT has already rolled
+        # back, and then ROLLBACK itself fails: suppress that so the original error is the one raised.
+        with contextlib.suppress(duckdb.Error):
+            con.execute("ROLLBACK")
+        if isinstance(exc, duckdb.Error):
+            raise MigrationError(f"migration {name} failed and was rolled back: {exc}") from exc
+        raise
     logger.info("applied migration step %s", name)
 
 
 def view_files() -> list[Traversable]:
+    """The packaged ``sql/views/*.sql`` files, by name. Each file's stem is the view it creates."""
     return sorted((e for e in (sql_dir() / "views").iterdir() if e.name.endswith(".sql")), key=lambda e: e.name)
 
 
-def apply_views(con: duckdb.DuckDBPyConnection, *, complete: bool = True) -> None:
-    """(Re)create every view. Below the newest schema, views that need newer columns are dropped."""
-    for entry in view_files():
+def apply_views(
+    con: duckdb.DuckDBPyConnection, *, complete: bool = True, views: Sequence[Traversable] | None = None
+) -> None:
+    """(Re)create every view. Below the newest schema, views that need newer columns are dropped.
+
+    Args:
+        con: the connection.
+        complete: the schema is at the newest migration, so every view must apply; otherwise a
+            view that fails (it needs a newer column, or the tables are gone) is dropped instead.
+        views: the view files; the packaged ones when ``None``.
+
+    Raises:
+        MigrationError: a view failed to apply at the newest schema.
+    """
+    for entry in view_files() if views is None else views:
         try:
             con.execute(entry.read_text("utf-8"))
-        except duckdb.Error:
-            if complete:
-                raise
+        except duckdb.Error as exc:
             view = entry.name.removesuffix(".sql")
+            if complete:
+                raise MigrationError(f"view {view} failed to apply: {exc}") from exc
             con.execute(f"DROP VIEW IF EXISTS {view}")
             logger.info("view %s is not available at this schema version", view)
