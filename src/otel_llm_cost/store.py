@@ -17,7 +17,7 @@ import json
 import logging
 import os
 from collections.abc import Sequence
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import ROUND_HALF_EVEN, Context, Decimal
 from pathlib import Path
 
 import duckdb
@@ -33,6 +33,8 @@ logger = logging.getLogger(__name__)
 # $1e-8, so 18 places keep every real price exact; anything finer is rounded half-even.
 MONEY = pa.decimal128(38, 18)
 _QUANTUM = Decimal(1).scaleb(-18)
+_MONEY_LIMIT = Decimal(10) ** 20
+_MONEY_CONTEXT = Context(prec=38)
 _TIMESTAMP = pa.timestamp("ns", tz="UTC")
 
 _TEXT_COLUMNS = (
@@ -52,7 +54,19 @@ class StoreUnavailable(RuntimeError):
 
 
 def _money(value: Decimal | None) -> Decimal | None:
-    return None if value is None else value.quantize(_QUANTUM, rounding=ROUND_HALF_EVEN)
+    """Round to 18 places, half-even. ``None`` for a value DECIMAL(38, 18) cannot hold.
+
+    Quantizing under the default 28-digit context raises for $1e10 and up, and pyarrow rejects
+    $1e20 and up; either would fail the whole batch over one absurd value (a span's own reported
+    cost is whatever the emitter wrote). Such a value is logged and stored as NULL, which the views
+    count as unpriced rather than summing.
+    """
+    if value is None:
+        return None
+    if value.is_finite() and abs(value) < _MONEY_LIMIT:
+        return value.quantize(_QUANTUM, rounding=ROUND_HALF_EVEN, context=_MONEY_CONTEXT)
+    logger.warning("cost %s does not fit DECIMAL(38, 18); storing NULL", value)
+    return None
 
 
 def calls_to_arrow(rows: Sequence[tuple[CallRecord, Cost]]) -> pa.RecordBatch:
@@ -115,14 +129,15 @@ class DuckDBStore:
     def __init__(self, path: str | os.PathLike[str] = "llm-cost.duckdb", *, read_only: bool = False) -> None:
         self.path = str(path)
         self.con = _connect(self.path, read_only=read_only)
-        if not read_only:
-            try:
-                # UTC for every session so date_trunc and ::DATE in views mean UTC days.
-                self.con.execute("SET TimeZone = 'UTC'")
+        try:
+            # UTC for every session, readers included, so date_trunc and ::DATE on TIMESTAMPTZ mean
+            # UTC days and Python gets UTC datetimes whatever the host's time zone.
+            self.con.execute("SET TimeZone = 'UTC'")
+            if not read_only:
                 migrate(self.con)
-            except Exception:
-                self.con.close()
-                raise
+        except BaseException:
+            self.con.close()
+            raise
 
     def write_batch(self, rows: Sequence[tuple[CallRecord, Cost]], plans: Sequence[RatePlan] = ()) -> int:
         """Insert priced calls (and the rate plans they used) in one transaction.
@@ -134,16 +149,12 @@ class DuckDBStore:
         con = self.con
         con.execute("BEGIN TRANSACTION")
         try:
+            # The Arrow batches are registered as views and read by name: values never enter the
+            # SQL text, so a model name holding SQL is stored verbatim. INSERT OR IGNORE stores one
+            # row per (trace_id, span_id), also when a batch repeats a span (which copy is not defined).
             if plans:
-                con.register("_incoming_prices", plans_to_arrow(plans))
-                con.execute("INSERT OR IGNORE INTO model_prices BY NAME SELECT * FROM _incoming_prices")
-                con.unregister("_incoming_prices")
-            inserted = 0
-            if rows:
-                con.register("_incoming_calls", calls_to_arrow(rows))
-                result = con.execute("INSERT OR IGNORE INTO llm_calls BY NAME SELECT * FROM _incoming_calls")
-                inserted = int(result.fetchone()[0])  # type: ignore[index]
-                con.unregister("_incoming_calls")
+                _insert(con, "model_prices", plans_to_arrow(plans))
+            inserted = _insert(con, "llm_calls", calls_to_arrow(rows)) if rows else 0
             con.execute("COMMIT")
         except BaseException:
             # The transaction may already be gone with a failed connection.
@@ -153,6 +164,7 @@ class DuckDBStore:
         return inserted
 
     def close(self) -> None:
+        """Close the connection, releasing the file's lock. Safe to call twice."""
         self.con.close()
 
     def __enter__(self) -> DuckDBStore:
@@ -162,21 +174,52 @@ class DuckDBStore:
         self.close()
 
 
+def _insert(con: duckdb.DuckDBPyConnection, table: str, batch: pa.RecordBatch) -> int:
+    """Insert-or-ignore an Arrow batch into ``table`` by column name; return the rows added."""
+    con.register("_incoming", batch)
+    try:
+        row = con.execute(f"INSERT OR IGNORE INTO {table} BY NAME SELECT * FROM _incoming").fetchone()
+    finally:
+        con.unregister("_incoming")
+    return int(row[0]) if row else 0
+
+
+def _is_memory(path: str) -> bool:
+    # DuckDB treats "" and ":memory:" (optionally ":memory:NAME") as in-memory databases.
+    return path == "" or path.startswith(":memory:")
+
+
 def _connect(path: str, *, read_only: bool) -> duckdb.DuckDBPyConnection:
-    if path != ":memory:":
+    folder: Path | None = None
+    if not _is_memory(path):
+        # DuckDB expands "~" itself; expand it here too so the message names the real folder.
         folder = Path(path).expanduser().resolve().parent
-        if not folder.is_dir():
+        if not folder.exists():
             raise StoreUnavailable(f"cannot open DuckDB file {path!r}: folder {str(folder)!r} does not exist")
-        if read_only and not Path(path).exists():
+        if not folder.is_dir():
+            raise StoreUnavailable(f"cannot open DuckDB file {path!r}: {str(folder)!r} is a file, not a folder")
+        if read_only and not Path(path).expanduser().exists():
             raise StoreUnavailable(f"cannot open DuckDB file {path!r} for reading: no such file")
     try:
         return duckdb.connect(path, read_only=read_only)
     except duckdb.Error as exc:
-        text = str(exc)
-        if "lock" in text.lower():
-            reason = "it is locked by another process (DuckDB allows one writing process per file; see README)"
-        elif "permission" in text.lower() or "read-only" in text.lower():
-            reason = "permission denied"
-        else:
-            reason = text.splitlines()[0] if text else type(exc).__name__
-        raise StoreUnavailable(f"cannot open DuckDB file {path!r}: {reason}") from exc
+        raise StoreUnavailable(
+            f"cannot open DuckDB file {path!r}: {_reason(exc, folder, read_only=read_only)}"
+        ) from exc
+
+
+def _reason(exc: duckdb.Error, folder: Path | None, *, read_only: bool) -> str:
+    """Say in words why DuckDB would not open the file."""
+    text = str(exc)
+    lowered = text.lower()
+    # Match DuckDB's own phrase, not bare "lock", which also appears in "block" (a corrupt file).
+    if "could not set lock" in lowered or "conflicting lock" in lowered:
+        # DuckDB names the holder: 'Conflicting lock is held in /usr/bin/python3 (PID 1234). See also ...'
+        start = lowered.find("conflicting lock")
+        holder = text[start:].split(". See also", 1)[0].strip() if start >= 0 else ""
+        reason = "it is locked by another process (DuckDB allows one writing process per file; see README)"
+        return f"{reason}: {holder}" if holder else reason
+    if "permission" in lowered or "read-only" in lowered:
+        where = f"the file and its folder {str(folder)!r}" if folder else "the file"
+        return f"permission denied (check that this user can {'read' if read_only else 'write'} {where})"
+    return text.splitlines()[0] if text else type(exc).__name__
