@@ -1,0 +1,501 @@
+"""The cost report: queries that return plain data, and a renderer for it (rich tables or JSON).
+
+Queries and rendering are apart so tests can check the numbers exactly and ``--format json`` prints
+the very data the tables show. Every query reads the documented views where one exists
+(``llm_daily_cost``, ``llm_cost_by_conversation``, ``llm_unpriced_calls``) and otherwise
+``llm_calls``; duplicates (``is_duplicate``) are counted once, as in the views. Money stays
+``Decimal`` from DuckDB to the screen; a group with no priced call has cost ``None``, never 0.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+from decimal import ROUND_HALF_EVEN, Decimal
+
+import duckdb
+from rich import box
+from rich.console import Console
+from rich.table import Table
+
+from otel_llm_cost import migrations
+from otel_llm_cost.store import DuckDBStore, StoreUnavailable
+
+_CENT_HUNDREDTHS = Decimal("0.0001")
+
+
+class ReportError(Exception):
+    """The database cannot be reported on (missing, locked, or its schema is not current)."""
+
+
+@dataclass(frozen=True)
+class Totals:
+    """Every call in the database, duplicates excluded."""
+
+    calls: int
+    priced_calls: int
+    unpriced_calls: int
+    failed_calls: int  #: span status ERROR
+    duplicate_calls: int  #: rows flagged is_duplicate, left out of every other number
+    input_tokens: int  #: all input, cache reads and writes included
+    cache_read_tokens: int
+    cache_write_tokens: int
+    output_tokens: int  #: reasoning included
+    reasoning_tokens: int
+    cost_usd: Decimal | None  #: sum over priced calls; None when no call is priced
+    first_call_at: datetime | None
+    last_call_at: datetime | None
+    price_versions: list[str]  #: catalog versions the costs were computed with
+
+
+@dataclass(frozen=True)
+class DailyCost:
+    """One row of ``llm_daily_cost``: a UTC day, provider and model."""
+
+    day: date
+    provider: str | None
+    model: str | None
+    calls: int
+    unpriced_calls: int
+    input_tokens: int
+    cache_read_tokens: int
+    cache_write_tokens: int
+    output_tokens: int
+    cost_usd: Decimal | None
+
+
+@dataclass(frozen=True)
+class DayCost:
+    """One UTC day of the daily window: totals, and the cost of each provider that had calls."""
+
+    day: date
+    calls: int
+    unpriced_calls: int
+    cost_usd: Decimal | None
+    cost_by_provider: dict[str, Decimal | None]
+
+
+@dataclass(frozen=True)
+class ModelCost:
+    """One provider and model over the daily window (``llm_daily_cost`` summed over days)."""
+
+    provider: str | None
+    model: str | None
+    calls: int
+    unpriced_calls: int
+    input_tokens: int
+    cache_read_tokens: int
+    cache_write_tokens: int
+    output_tokens: int
+    cost_usd: Decimal | None
+
+
+@dataclass(frozen=True)
+class GroupCost:
+    """Calls, tokens and cost of one service (with its environment) or one user."""
+
+    name: str | None
+    environment: str | None
+    calls: int
+    unpriced_calls: int
+    conversations: int
+    input_tokens: int
+    output_tokens: int
+    cost_usd: Decimal | None
+
+
+@dataclass(frozen=True)
+class ConversationCost:
+    """One row of ``llm_cost_by_conversation``."""
+
+    conversation_id: str
+    user_id: str | None
+    calls: int
+    unpriced_calls: int
+    input_tokens: int
+    output_tokens: int
+    cost_usd: Decimal | None
+    models: list[str]
+    first_call_at: datetime
+    last_call_at: datetime
+
+
+@dataclass(frozen=True)
+class UnpricedGroup:
+    """Unpriced calls (``llm_unpriced_calls``) of one provider, model and pricing status."""
+
+    provider: str | None
+    model: str | None
+    pricing_status: str
+    calls: int
+    input_tokens: int
+    cache_read_tokens: int
+    cache_write_tokens: int
+    output_tokens: int
+    detail: str | None  #: one of the reasons given, e.g. which catalog lookup failed
+
+
+@dataclass(frozen=True)
+class Report:
+    """Everything ``otel-llm-cost report`` shows."""
+
+    db_path: str
+    days: int
+    since: date  #: first day of the daily window (UTC)
+    totals: Totals
+    daily: list[DailyCost]
+    by_day: list[DayCost]
+    by_model: list[ModelCost]
+    by_service: list[GroupCost]
+    top_users: list[GroupCost]
+    top_conversations: list[ConversationCost]
+    unpriced: list[UnpricedGroup]
+
+
+def open_database(path: str) -> duckdb.DuckDBPyConnection:
+    """Open a database read-only for reporting; never creates or changes the file.
+
+    Raises:
+        ReportError: the file is missing, cannot be opened, or is not at the newest schema.
+    """
+    try:
+        con = DuckDBStore(path, read_only=True).con
+    except StoreUnavailable as exc:
+        raise ReportError(str(exc)) from exc
+    # Days in the views are UTC days; timestamps handed to Python should be UTC too.
+    con.execute("SET TimeZone = 'UTC'")
+    pending = migrations.pending(con)
+    if pending:
+        con.close()
+        raise ReportError(
+            f"{path} is not at the newest schema ({len(pending)} migration(s) pending, "
+            f"from {pending[0].name}); run: otel-llm-cost migrate --db {path}"
+        )
+    return con
+
+
+def build_report(con: duckdb.DuckDBPyConnection, *, days: int = 14, top: int = 10, today: date | None = None) -> Report:
+    """Run every report query.
+
+    Args:
+        con: a connection to a migrated database.
+        days: how many UTC days, up to and including ``today``, the daily table covers.
+        top: how many users and conversations to list.
+        today: the last day of the daily window; the current UTC date by default.
+    """
+    today = today or datetime.now(timezone.utc).date()
+    since = today - timedelta(days=days - 1)
+    path = con.execute("SELECT path FROM duckdb_databases() WHERE database_name = current_database()").fetchone()
+    daily = daily_cost(con, since=since, until=today)
+    return Report(
+        db_path=str(path[0]) if path and path[0] else ":memory:",
+        days=days,
+        since=since,
+        totals=totals(con),
+        daily=daily,
+        by_day=cost_by_day(daily),
+        by_model=cost_by_model(con, since=since, until=today),
+        by_service=cost_by_service(con),
+        top_users=top_users(con, limit=top),
+        top_conversations=top_conversations(con, limit=top),
+        unpriced=unpriced_calls(con),
+    )
+
+
+def totals(con: duckdb.DuckDBPyConnection) -> Totals:
+    """Totals over the whole database."""
+    row = con.execute(
+        """
+        SELECT count(*) FILTER (WHERE NOT is_duplicate),
+               count(cost_usd) FILTER (WHERE NOT is_duplicate),
+               count(*) FILTER (WHERE NOT is_duplicate AND cost_usd IS NULL),
+               count(*) FILTER (WHERE NOT is_duplicate AND status_code = 'ERROR'),
+               count(*) FILTER (WHERE is_duplicate),
+               coalesce(sum(input_tokens) FILTER (WHERE NOT is_duplicate), 0),
+               coalesce(sum(cache_read_tokens) FILTER (WHERE NOT is_duplicate), 0),
+               coalesce(sum(cache_write_tokens) FILTER (WHERE NOT is_duplicate), 0),
+               coalesce(sum(output_tokens) FILTER (WHERE NOT is_duplicate), 0),
+               coalesce(sum(reasoning_tokens) FILTER (WHERE NOT is_duplicate), 0),
+               sum(cost_usd) FILTER (WHERE NOT is_duplicate),
+               min(start_time) FILTER (WHERE NOT is_duplicate),
+               max(start_time) FILTER (WHERE NOT is_duplicate),
+               list_sort(list(DISTINCT price_version) FILTER (WHERE price_version IS NOT NULL))
+        FROM llm_calls
+        """
+    ).fetchone()
+    assert row is not None  # an aggregate without GROUP BY always returns one row
+    calls, priced, unpriced, failed, duplicates, tokens_in, cache_read, cache_write, tokens_out, reasoning = row[:10]
+    return Totals(
+        calls=calls,
+        priced_calls=priced,
+        unpriced_calls=unpriced,
+        failed_calls=failed,
+        duplicate_calls=duplicates,
+        input_tokens=tokens_in,
+        cache_read_tokens=cache_read,
+        cache_write_tokens=cache_write,
+        output_tokens=tokens_out,
+        reasoning_tokens=reasoning,
+        cost_usd=row[10],
+        first_call_at=row[11],
+        last_call_at=row[12],
+        price_versions=list(row[13]),
+    )
+
+
+def daily_cost(con: duckdb.DuckDBPyConnection, *, since: date, until: date) -> list[DailyCost]:
+    """Rows of ``llm_daily_cost`` from ``since`` to ``until`` (inclusive), newest day first."""
+    rows = con.execute(
+        """
+        SELECT day, provider, model, calls, unpriced_calls, coalesce(input_tokens, 0),
+               coalesce(cache_read_tokens, 0), coalesce(cache_write_tokens, 0), coalesce(output_tokens, 0), cost_usd
+        FROM llm_daily_cost
+        WHERE day BETWEEN ? AND ?
+        ORDER BY day DESC, cost_usd DESC NULLS LAST, calls DESC, provider, model
+        """,
+        [since, until],
+    ).fetchall()
+    return [DailyCost(*row) for row in rows]
+
+
+def cost_by_day(daily: list[DailyCost]) -> list[DayCost]:
+    """Fold daily rows into one row per day, newest first, with a cost per provider."""
+    days: dict[date, DayCost] = {}
+    for row in daily:
+        day = days.get(row.day) or DayCost(row.day, 0, 0, None, {})
+        provider = row.provider or "(none)"
+        day.cost_by_provider[provider] = _add(day.cost_by_provider.get(provider), row.cost_usd)
+        days[row.day] = dataclasses.replace(
+            day,
+            calls=day.calls + row.calls,
+            unpriced_calls=day.unpriced_calls + row.unpriced_calls,
+            cost_usd=_add(day.cost_usd, row.cost_usd),
+        )
+    return sorted(days.values(), key=lambda d: d.day, reverse=True)
+
+
+def cost_by_model(con: duckdb.DuckDBPyConnection, *, since: date, until: date) -> list[ModelCost]:
+    """Each provider and model over the window, most expensive first."""
+    rows = con.execute(
+        """
+        SELECT provider, model, sum(calls), sum(unpriced_calls), coalesce(sum(input_tokens), 0),
+               coalesce(sum(cache_read_tokens), 0), coalesce(sum(cache_write_tokens), 0),
+               coalesce(sum(output_tokens), 0), sum(cost_usd)
+        FROM llm_daily_cost
+        WHERE day BETWEEN ? AND ?
+        GROUP BY ALL
+        ORDER BY sum(cost_usd) DESC NULLS LAST, sum(calls) DESC, provider NULLS LAST, model NULLS LAST
+        """,
+        [since, until],
+    ).fetchall()
+    return [ModelCost(*row) for row in rows]
+
+
+def cost_by_service(con: duckdb.DuckDBPyConnection) -> list[GroupCost]:
+    """Every service (and environment), most expensive first."""
+    return _groups(con, "service_name", "environment", limit=None)
+
+
+def top_users(con: duckdb.DuckDBPyConnection, *, limit: int = 10) -> list[GroupCost]:
+    """The ``limit`` most expensive users (``user.id``); calls without a user are left out."""
+    return _groups(con, "user_id", "NULL", limit=limit, where="user_id IS NOT NULL")
+
+
+def _groups(
+    con: duckdb.DuckDBPyConnection, name: str, environment: str, *, limit: int | None, where: str = "true"
+) -> list[GroupCost]:
+    # name/environment/where are fixed column expressions from this module, never user input.
+    rows = con.execute(
+        f"""
+        SELECT {name}, {environment}, count(*), count(*) - count(cost_usd), count(DISTINCT conversation_id),
+               coalesce(sum(input_tokens), 0), coalesce(sum(output_tokens), 0), sum(cost_usd)
+        FROM llm_calls
+        WHERE NOT is_duplicate AND {where}
+        GROUP BY ALL
+        ORDER BY sum(cost_usd) DESC NULLS LAST, count(*) DESC, 1 NULLS LAST, 2 NULLS LAST
+        LIMIT ?
+        """,
+        [limit],
+    ).fetchall()
+    return [GroupCost(*row) for row in rows]
+
+
+def top_conversations(con: duckdb.DuckDBPyConnection, *, limit: int = 10) -> list[ConversationCost]:
+    """The ``limit`` most expensive conversations, from ``llm_cost_by_conversation``."""
+    rows = con.execute(
+        """
+        SELECT conversation_id, user_id, calls, unpriced_calls, coalesce(input_tokens, 0),
+               coalesce(output_tokens, 0), cost_usd, list_filter(models, m -> m IS NOT NULL), first_call_at,
+               last_call_at
+        FROM llm_cost_by_conversation
+        ORDER BY cost_usd DESC NULLS LAST, calls DESC, conversation_id
+        LIMIT ?
+        """,
+        [limit],
+    ).fetchall()
+    return [ConversationCost(*row) for row in rows]
+
+
+def unpriced_calls(con: duckdb.DuckDBPyConnection) -> list[UnpricedGroup]:
+    """Unpriced calls grouped by provider, model and pricing status, with the tokens they used."""
+    rows = con.execute(
+        """
+        SELECT provider, coalesce(response_model, request_model) AS model, pricing_status, count(*),
+               coalesce(sum(input_tokens), 0), coalesce(sum(cache_read_tokens), 0),
+               coalesce(sum(cache_write_tokens), 0), coalesce(sum(output_tokens), 0), min(pricing_detail)
+        FROM llm_unpriced_calls
+        GROUP BY ALL
+        ORDER BY count(*) DESC, provider NULLS LAST, model NULLS LAST, pricing_status
+        """
+    ).fetchall()
+    return [UnpricedGroup(*row) for row in rows]
+
+
+# Query results map onto the dataclasses column by column: keep SELECT lists and fields in the same order.
+
+# -- rendering -------------------------------------------------------------------------------------
+
+
+def format_usd(value: Decimal | None) -> str:
+    """Dollars to four places, rounded half-even, e.g. ``$1,234.5678``; ``n/a`` when unpriced."""
+    if value is None:
+        return "n/a"
+    if 0 < value < _CENT_HUNDREDTHS / 2:
+        return "<$0.0001"  # would round to $0.0000 and read as free
+    return f"${value.quantize(_CENT_HUNDREDTHS, rounding=ROUND_HALF_EVEN):,}"
+
+
+def _decimal_text(value: Decimal) -> str:
+    """Exact, without exponent or trailing zeros: Decimal('1.500000') -> '1.5'."""
+    text = format(value, "f")
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def _json_default(value: object) -> str:
+    if isinstance(value, Decimal):
+        return _decimal_text(value)
+    if isinstance(value, (date, datetime)):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def report_to_json(report: Report) -> str:
+    """The report as JSON: the same data the tables show, money as exact decimal strings."""
+    return json.dumps(dataclasses.asdict(report), default=_json_default, indent=2)
+
+
+def _n(value: int) -> str:
+    return f"{value:,}"
+
+
+def _table(title: str, *columns: str) -> Table:
+    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, title_style="bold")
+    for column in columns:
+        # Text columns left, numbers right: the first word tells which.
+        numeric = column.partition(" ")[0] in {"Calls", "Unpriced", "Input", "Cache", "Output", "Cost", "Convs"}
+        table.add_column(column, justify="right" if numeric else "left")
+    return table
+
+
+def render_report(report: Report, console: Console) -> None:
+    """Print the report as tables."""
+    t = report.totals
+    summary = _table(f"LLM cost: {report.db_path}", "", "")
+    summary.show_header = False
+    priced_share = f" ({t.priced_calls / t.calls:.1%})" if t.calls else ""
+    for label, value in (
+        ("Calls", _n(t.calls)),
+        ("Priced calls", _n(t.priced_calls) + priced_share),
+        ("Unpriced calls", _n(t.unpriced_calls) + (" (cost unknown, not $0; see below)" if t.unpriced_calls else "")),
+        ("Failed calls", _n(t.failed_calls)),
+        ("Duplicate spans (not counted)", _n(t.duplicate_calls)),
+        ("Input tokens", _n(t.input_tokens)),
+        ("  of which cache read", _n(t.cache_read_tokens)),
+        ("  of which cache write", _n(t.cache_write_tokens)),
+        ("Output tokens", _n(t.output_tokens)),
+        ("  of which reasoning", _n(t.reasoning_tokens)),
+        ("Total cost (priced calls)", format_usd(t.cost_usd)),
+        (
+            "Period",
+            f"{t.first_call_at:%Y-%m-%d %H:%M} to {t.last_call_at:%Y-%m-%d %H:%M} UTC" if t.last_call_at else "-",
+        ),
+        ("Price catalog", ", ".join(t.price_versions) or "-"),
+    ):
+        summary.add_row(label, value)
+    console.print(summary)
+
+    _render_daily(report, console)
+
+    services = _table("Cost by service", "Service", "Environment", "Calls", "Unpriced", "Input", "Output", "Cost")
+    for g in report.by_service:
+        services.add_row(
+            g.name or "(none)", g.environment or "", _n(g.calls), _n(g.unpriced_calls), _n(g.input_tokens),
+            _n(g.output_tokens), format_usd(g.cost_usd),
+        )  # fmt: skip
+    console.print(services)
+
+    users = _table(
+        f"Top {len(report.top_users)} users", "User", "Calls", "Unpriced", "Convs", "Input", "Output", "Cost"
+    )
+    for g in report.top_users:
+        users.add_row(
+            g.name or "", _n(g.calls), _n(g.unpriced_calls), _n(g.conversations), _n(g.input_tokens),
+            _n(g.output_tokens), format_usd(g.cost_usd),
+        )  # fmt: skip
+    console.print(users)
+
+    conversations = _table(
+        f"Top {len(report.top_conversations)} conversations", "Conversation", "User", "Models", "Calls", "Input",
+        "Output", "Cost",
+    )  # fmt: skip
+    for c in report.top_conversations:
+        conversations.add_row(
+            c.conversation_id, c.user_id or "", ", ".join(c.models), _n(c.calls), _n(c.input_tokens),
+            _n(c.output_tokens), format_usd(c.cost_usd),
+        )  # fmt: skip
+    console.print(conversations)
+
+    unpriced = _table("Unpriced calls", "Provider", "Model", "Status", "Calls", "Input", "Cache read", "Output")
+    for u in report.unpriced:
+        unpriced.add_row(
+            u.provider or "", u.model or "(none)", u.pricing_status, _n(u.calls), _n(u.input_tokens),
+            _n(u.cache_read_tokens), _n(u.output_tokens),
+        )  # fmt: skip
+    if not report.unpriced:
+        unpriced.caption = "None: every call has a price."
+    console.print(unpriced)
+
+
+def _render_daily(report: Report, console: Console) -> None:
+    """Cost per day (a column per provider), then per provider and model over the same window."""
+    window = f"{report.since:%Y-%m-%d} to {report.since + timedelta(days=report.days - 1):%Y-%m-%d}"
+    providers = sorted({provider for day in report.by_day for provider in day.cost_by_provider})
+    by_day = _table(f"Cost by day, {window} (UTC)", "Day", "Calls", "Unpriced", *providers, "Cost")
+    for provider_column in by_day.columns[3 : 3 + len(providers)]:
+        provider_column.justify = "right"
+    for d in report.by_day:
+        costs = [format_usd(d.cost_by_provider[p]) if p in d.cost_by_provider else "" for p in providers]
+        by_day.add_row(f"{d.day:%Y-%m-%d}", _n(d.calls), _n(d.unpriced_calls), *costs, format_usd(d.cost_usd))
+    if not report.by_day:
+        by_day.caption = "No calls in this window."
+    console.print(by_day)
+
+    by_model = _table(
+        f"Cost by provider and model, {window}", "Provider", "Model", "Calls", "Unpriced", "Input", "Cache read",
+        "Cache write", "Output", "Cost",
+    )  # fmt: skip
+    for m in report.by_model:
+        by_model.add_row(
+            m.provider or "(none)", m.model or "(none)", _n(m.calls), _n(m.unpriced_calls), _n(m.input_tokens),
+            _n(m.cache_read_tokens), _n(m.cache_write_tokens), _n(m.output_tokens), format_usd(m.cost_usd),
+        )  # fmt: skip
+    console.print(by_model)
+
+
+def _add(total: Decimal | None, value: Decimal | None) -> Decimal | None:
+    """Sum that treats None as 'no priced call yet', so an all-unpriced group stays None, not 0."""
+    if value is None:
+        return total
+    return value if total is None else total + value
