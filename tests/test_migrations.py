@@ -25,7 +25,7 @@ from otel_llm_cost.migrations import (
 )
 from otel_llm_cost.store import DuckDBStore
 
-NAMES = ["0001_initial", "0002_reported_cost"]
+NAMES = ["0001_initial", "0002_reported_cost", "0003_call_details"]
 VIEWS = ["llm_cost_by_conversation", "llm_cost_by_trace", "llm_daily_cost", "llm_unpriced_calls"]
 
 
@@ -67,7 +67,8 @@ def schema(con: duckdb.DuckDBPyConnection) -> dict[str, list[tuple[Any, ...]]]:
 
 def test_packaged_migrations_load_in_order() -> None:
     migrations = load_migrations()
-    assert [(m.number, m.name) for m in migrations] == [(1, "0001_initial"), (2, "0002_reported_cost")]
+    assert [(m.number, m.name) for m in migrations] == [(1, "0001_initial"), (2, "0002_reported_cost"),
+                                                         (3, "0003_call_details")]  # fmt: skip
     for m in migrations:
         assert "ALTER TABLE" in m.up_sql or "CREATE TABLE" in m.up_sql
         assert m.down_sql.strip()
@@ -140,13 +141,14 @@ def test_pending_with_an_explicit_empty_list_is_empty() -> None:
 
 def test_migrate_applies_all_then_nothing() -> None:
     con = duckdb.connect()
-    assert migrate(con) == ["up 0001_initial", "up 0002_reported_cost"]
+    assert migrate(con) == [f"up {name}" for name in NAMES]
     assert applied(con) == NAMES
     assert pending(con) == []
     assert tables(con) == [MIGRATIONS_TABLE, "llm_calls", "model_prices"]
     assert views(con) == VIEWS
     recorded = con.execute(f"SELECT name, number, applied_at IS NOT NULL FROM {MIGRATIONS_TABLE} ORDER BY number")
-    assert recorded.fetchall() == [("0001_initial", 1, True), ("0002_reported_cost", 2, True)]
+    assert recorded.fetchall() == [("0001_initial", 1, True), ("0002_reported_cost", 2, True),
+                                   ("0003_call_details", 3, True)]  # fmt: skip
     # Applying twice is a no-op that still (re)creates the views.
     assert migrate(con) == []
     assert views(con) == VIEWS
@@ -158,7 +160,7 @@ def test_migrations_table_in_another_attached_database_is_not_ours() -> None:
     con.execute(f"CREATE TABLE other.{MIGRATIONS_TABLE} (name VARCHAR, number INTEGER)")
     con.execute(f"INSERT INTO other.{MIGRATIONS_TABLE} VALUES ('0001_initial', 1)")
     assert applied(con) == []
-    assert migrate(con) == ["up 0001_initial", "up 0002_reported_cost"]
+    assert migrate(con) == [f"up {name}" for name in NAMES]
 
 
 def test_failing_migration_leaves_nothing_behind_and_stays_pending(tmp_path: Path) -> None:
@@ -233,10 +235,10 @@ def test_database_from_a_newer_version_is_refused() -> None:
         migrate(con)
 
 
-@pytest.mark.parametrize("to", [-1, 3, 99])
+@pytest.mark.parametrize("to", [-1, 4, 99])
 def test_unknown_target_is_refused(to: int) -> None:
     con = duckdb.connect()
-    with pytest.raises(MigrationError, match=r"no migration numbered .* \(known: 0 to 0002\)"):
+    with pytest.raises(MigrationError, match=r"no migration numbered .* \(known: 0 to 0003\)"):
         migrate(con, to=to)
     assert tables(con) == []
 
@@ -260,7 +262,9 @@ def test_migrate_down_and_up_step_by_step() -> None:
     assert views(con) == VIEWS
     for view in VIEWS:
         assert con.execute(f"SELECT count(*) FROM {view}").fetchone() == (0,)
-    assert migrate(con, to=2) == ["up 0002_reported_cost"]
+    assert migrate(con, to=3) == ["up 0002_reported_cost", "up 0003_call_details"]
+    assert migrate(con, to=2) == ["down 0003_call_details"]
+    assert "customer_id" not in [r[0] for r in con.execute("DESCRIBE llm_calls").fetchall()]
     assert migrate(con, to=1) == ["down 0002_reported_cost"]
     assert "cost_source" not in [r[0] for r in con.execute("DESCRIBE llm_calls").fetchall()]
     assert migrate(con, to=0) == ["down 0001_initial"]
@@ -275,8 +279,8 @@ def test_up_down_up_ends_exactly_where_it_started(tmp_path: Path) -> None:
     con = duckdb.connect(str(tmp_path / "round-trip.duckdb"))
     migrate(con)
     before = schema(con)
-    assert migrate(con, to=0) == ["down 0002_reported_cost", "down 0001_initial"]
-    assert migrate(con) == ["up 0001_initial", "up 0002_reported_cost"]
+    assert migrate(con, to=0) == [f"down {name}" for name in reversed(NAMES)]
+    assert migrate(con) == [f"up {name}" for name in NAMES]
     assert schema(con) == before
     assert before["views"] and before["columns"]  # the comparison compared something
 
@@ -325,12 +329,13 @@ def test_upgrade_keeps_every_row_and_backfills_computed_cost(tmp_path: Path) -> 
         kept = store.con.execute(f"SELECT {_V1_COLUMNS} FROM llm_calls ORDER BY span_id DESC").fetchall()
         assert kept == _V1_ROWS
         added = store.con.execute(
-            "SELECT span_id, computed_cost_usd, reported_cost_usd, cost_source, input_excluded_cache"
+            "SELECT span_id, computed_cost_usd, reported_cost_usd, cost_source, input_excluded_cache,"
+            " cache_write_1h_tokens, customer_id, scope_name, reported_cost_error"
             " FROM llm_calls ORDER BY span_id DESC"
         ).fetchall()
     assert added == [
-        ("b7ad6b7169203331", Decimal("0.004750000000000000"), None, "computed", False),
-        ("00f067aa0ba902b7", None, None, None, False),
+        ("b7ad6b7169203331", Decimal("0.004750000000000000"), None, "computed", False, None, None, None, None),
+        ("00f067aa0ba902b7", None, None, None, False, None, None, None, None),
     ]
 
 
@@ -342,7 +347,7 @@ def test_downgrade_keeps_the_older_columns(tmp_path: Path) -> None:
         placeholders = ", ".join("?" * len(_V1_ROWS[0]))
         con.executemany(f"INSERT INTO llm_calls ({_V1_COLUMNS}) VALUES ({placeholders})", _V1_ROWS)
         migrate(con)
-        assert migrate(con, to=1) == ["down 0002_reported_cost"]
+        assert migrate(con, to=1) == ["down 0003_call_details", "down 0002_reported_cost"]
         assert con.execute(f"SELECT {_V1_COLUMNS} FROM llm_calls ORDER BY span_id DESC").fetchall() == _V1_ROWS
 
 
@@ -390,6 +395,10 @@ GOLDEN_LLM_CALLS = [
     ("reported_cost_usd", "DECIMAL(38,18)", "YES"),
     ("cost_source", "VARCHAR", "YES"),
     ("input_excluded_cache", "BOOLEAN", "YES"),
+    ("cache_write_1h_tokens", "BIGINT", "YES"),
+    ("customer_id", "VARCHAR", "YES"),
+    ("scope_name", "VARCHAR", "YES"),
+    ("reported_cost_error", "VARCHAR", "YES"),
 ]
 GOLDEN_MODEL_PRICES = [
     ("price_id", "VARCHAR", "NO"),

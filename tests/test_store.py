@@ -211,7 +211,8 @@ def test_every_field_round_trips(store: DuckDBStore) -> None:
     rec = record(
         parent_span_id="00f067aa0ba902b7", cache_read_tokens=200, cache_write_tokens=0, reasoning_tokens=30,
         agent_name="planner", status_code="ERROR", error_type="Timeout", reported_cost_usd=Decimal("0.01"),
-        input_excluded_cache=True,
+        input_excluded_cache=True, cache_write_1h_tokens=0, customer_id="acme-corp", scope_name="opentelemetry.x",
+        reported_cost_error="negative",
     )  # fmt: skip
     c = cost(
         Decimal("0.0035"), input_cost_usd=Decimal("0.002"), cache_read_cost_usd=Decimal("0.00025"),
@@ -235,7 +236,8 @@ def test_every_field_round_trips(store: DuckDBStore) -> None:
         "pricing_detail": None, "price_id": "p1", "price_version": "genai-prices==test", "is_duplicate": False,
         "user_id": "u1", "conversation_id": "c1", "agent_name": "planner", "status_code": "ERROR",
         "error_type": "Timeout", "computed_cost_usd": Decimal("0.0035"), "reported_cost_usd": Decimal("0.01"),
-        "cost_source": "computed", "input_excluded_cache": True,
+        "cost_source": "computed", "input_excluded_cache": True, "cache_write_1h_tokens": 0,
+        "customer_id": "acme-corp", "scope_name": "opentelemetry.x", "reported_cost_error": "negative",
     }  # fmt: skip
 
 
