@@ -482,3 +482,20 @@ def test_design_contract_columns_exist() -> None:
     migrate(con)
     actual = {name: kind for name, kind, _ in _columns(con, "llm_calls")}
     assert {name: actual.get(name) for name in contract} == contract
+
+
+def test_applied_and_pending_work_on_a_read_only_connection(tmp_path: Path) -> None:
+    path = str(tmp_path / "ro.duckdb")
+    DuckDBStore(path).close()
+    with duckdb.connect(path, read_only=True) as con:
+        assert applied(con) == NAMES
+        assert pending(con) == []
+
+
+def test_missing_sql_folder_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from otel_llm_cost import migrations
+
+    monkeypatch.setattr(migrations.resources, "files", lambda package: tmp_path / "site" / package)
+    monkeypatch.setattr(migrations, "__file__", str(tmp_path / "a" / "b" / "migrations.py"))
+    with pytest.raises(MigrationError, match="cannot find the SQL files"):
+        load_migrations()

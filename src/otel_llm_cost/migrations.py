@@ -49,7 +49,14 @@ def sql_dir() -> Traversable:
     packaged = resources.files("otel_llm_cost") / "sql"
     if packaged.is_dir():
         return packaged
-    return Path(__file__).resolve().parents[2] / "sql"
+    checkout = Path(__file__).resolve().parents[2] / "sql"
+    if checkout.is_dir():
+        return checkout
+    # Say so here, rather than with a bare FileNotFoundError from the first iterdir().
+    raise MigrationError(
+        f"cannot find the SQL files: neither {str(packaged)!r} (an installed wheel) nor {str(checkout)!r}"
+        " (a source checkout) is a folder; reinstall otel-llm-cost"
+    )
 
 
 def load_migrations(directory: Traversable | None = None) -> list[Migration]:
