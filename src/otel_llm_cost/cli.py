@@ -151,7 +151,10 @@ def _print_report(db_path: str, *, output_format: str, days: int, top: int) -> N
     help="Migrate up or down to migration number N (0 rolls everything back). Default: the newest.",
 )
 def migrate_command(db_path: str, list_only: bool, target: int | None) -> None:
-    """Create, upgrade or roll back the database schema."""
+    """Create, upgrade or roll back the schema.
+
+    Each migration runs in one transaction with its record. With no option, applies every pending one.
+    """
     try:
         known = migrations.load_migrations()
     except migrations.MigrationError as exc:
