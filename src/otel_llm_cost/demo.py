@@ -10,8 +10,8 @@ timeouts and broken streams, and a model no price catalog knows.
 Everything random comes from the seed: the workload from one ``random.Random``, the trace and span
 ids from :class:`SeededIdGenerator`. The same seed therefore replays the same ids, and since writes
 are insert-or-ignore on ``(trace_id, span_id)``, running the demo twice stores every call once.
-Timestamps are spread over the 14 days before ``now`` and do not feed back into the random draws,
-so the ids stay the same from one day to the next.
+Timestamps are spread over the 14 UTC days up to ``now`` (today included) and do not feed back into
+the random draws, so the ids stay the same from one day to the next.
 """
 
 from __future__ import annotations
@@ -44,6 +44,7 @@ DEFAULT_SEED = 2026
 WINDOW_DAYS = 14
 MAX_CALLS = 50_000
 _S = 10**9  # nanoseconds per second
+_DAY_NS = 86_400 * _S
 # Flush this often so the processor's bounded queue never fills (a full queue drops spans).
 _FLUSH_EVERY_CALLS = 1000
 
@@ -201,6 +202,8 @@ class _Workload:
         self.tracers = tracers
         self.remaining = calls
         self.now_ns = now_ns
+        # The window is today and the 13 UTC days before, as `otel-llm-cost report` shows them.
+        self.window_start_ns = (now_ns // _DAY_NS - (WINDOW_DAYS - 1)) * _DAY_NS
         self.result = DemoResult("", 0, services=tuple(tracers))
         # Zipf-like weights: a few heavy users, a long tail, as in real traffic.
         self.users = [f"user-{i:04d}" for i in range(1, 121)]
@@ -225,9 +228,12 @@ class _Workload:
         return self.rng.choices(self.users, self.user_weights)[0]
 
     def start_ns(self, reserve_s: float) -> int:
-        """A start time in the window, ``reserve_s`` before ``now`` at least; recent days a bit busier."""
-        window_s = WINDOW_DAYS * 86_400 - reserve_s - 120
-        return self.now_ns - int((reserve_s + 60 + window_s * self.rng.random() ** 1.3) * _S)
+        """A start time in the window, ``reserve_s`` before ``now`` at least; recent days a bit busier.
+
+        One draw whatever ``now`` is, so the ids (drawn in the same order) do not depend on the clock.
+        """
+        latest = self.now_ns - int((reserve_s + 60) * _S)
+        return latest - int((latest - self.window_start_ns) * self.rng.random() ** 1.3)
 
     def new_trace(self, service: str, start_ns: int) -> _Trace:
         self.result.traces += 1

@@ -241,7 +241,7 @@ def totals(con: duckdb.DuckDBPyConnection) -> Totals:
         cost_usd=row[10],
         first_call_at=row[11],
         last_call_at=row[12],
-        price_versions=list(row[13]),
+        price_versions=list(row[13] or []),  # list() of no rows is NULL
     )
 
 
