@@ -399,6 +399,8 @@ GOLDEN_LLM_CALLS = [
     ("customer_id", "VARCHAR", "YES"),
     ("scope_name", "VARCHAR", "YES"),
     ("reported_cost_error", "VARCHAR", "YES"),
+    ("duplicate_of_trace_id", "VARCHAR", "YES"),
+    ("duplicate_of_span_id", "VARCHAR", "YES"),
 ]
 GOLDEN_MODEL_PRICES = [
     ("price_id", "VARCHAR", "NO"),

@@ -212,7 +212,7 @@ def test_every_field_round_trips(store: DuckDBStore) -> None:
         parent_span_id="00f067aa0ba902b7", cache_read_tokens=200, cache_write_tokens=0, reasoning_tokens=30,
         agent_name="planner", status_code="ERROR", error_type="Timeout", reported_cost_usd=Decimal("0.01"),
         input_excluded_cache=True, cache_write_1h_tokens=0, customer_id="acme-corp", scope_name="opentelemetry.x",
-        reported_cost_error="negative",
+        reported_cost_error="negative", duplicate_of=("1" * 32, "2" * 16),
     )  # fmt: skip
     c = cost(
         Decimal("0.0035"), input_cost_usd=Decimal("0.002"), cache_read_cost_usd=Decimal("0.00025"),
@@ -233,11 +233,12 @@ def test_every_field_round_trips(store: DuckDBStore) -> None:
         "reasoning_tokens": 30, "cost_usd": Decimal("0.0035"), "input_cost_usd": Decimal("0.002"),
         "cache_read_cost_usd": Decimal("0.00025"), "cache_write_cost_usd": Decimal(0),
         "output_cost_usd": Decimal("0.00125"), "other_cost_usd": None, "pricing_status": "priced",
-        "pricing_detail": None, "price_id": "p1", "price_version": "genai-prices==test", "is_duplicate": False,
+        "pricing_detail": None, "price_id": "p1", "price_version": "genai-prices==test", "is_duplicate": True,
         "user_id": "u1", "conversation_id": "c1", "agent_name": "planner", "status_code": "ERROR",
         "error_type": "Timeout", "computed_cost_usd": Decimal("0.0035"), "reported_cost_usd": Decimal("0.01"),
         "cost_source": "computed", "input_excluded_cache": True, "cache_write_1h_tokens": 0,
         "customer_id": "acme-corp", "scope_name": "opentelemetry.x", "reported_cost_error": "negative",
+        "duplicate_of_trace_id": "1" * 32, "duplicate_of_span_id": "2" * 16,
     }  # fmt: skip
 
 
@@ -321,7 +322,7 @@ def test_record_fields_match_the_table() -> None:
     with DuckDBStore(":memory:") as store:
         columns = {r[0] for r in store.con.execute("DESCRIBE llm_calls").fetchall()}
     fields = {f.name for f in dataclasses.fields(CallRecord)}
-    renamed = {"start_time_ns": "start_time", "end_time_ns": "end_time"}
+    renamed = {"start_time_ns": "start_time", "end_time_ns": "end_time", "duplicate_of": "duplicate_of_span_id"}
     not_stored = {"usage_error"}  # becomes pricing_status / pricing_detail
     assert {renamed.get(f, f) for f in fields - not_stored} <= columns
 

@@ -8,3 +8,6 @@ ALTER TABLE llm_calls ADD COLUMN customer_id VARCHAR;
 ALTER TABLE llm_calls ADD COLUMN scope_name VARCHAR;
 -- Why a cost the span carried was not kept in reported_cost_usd (negative, absurd, not a number).
 ALTER TABLE llm_calls ADD COLUMN reported_cost_error VARCHAR;
+-- When is_duplicate: the span whose row counts this provider call (it may be in another trace).
+ALTER TABLE llm_calls ADD COLUMN duplicate_of_trace_id VARCHAR;
+ALTER TABLE llm_calls ADD COLUMN duplicate_of_span_id VARCHAR;

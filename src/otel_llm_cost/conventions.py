@@ -5,11 +5,13 @@ Two entry points, for two threads:
 * :func:`looks_like_llm_call` runs on the application's thread inside ``on_end``. It only asks
   whether any GenAI marker attribute is present, so an HTTP or database span is rejected with one
   set-membership scan and nothing else.
-* :func:`to_call_record` runs on the worker thread. It reads every spelling of every concept,
-  sanitises token counts, and decides whether the span *is* a provider call or only an aggregate
-  (agent, workflow and tool spans that repeat their children's usage).
+* :func:`to_call_record` runs on the worker thread. It reads every spelling of every concept (the
+  tables are in ``_dialects``), sanitises token counts, and decides whether the span *is* a
+  provider call or only an aggregate (agent, workflow, chain and tool spans that repeat their
+  children's usage).
 
-Dialects are tables of attribute names, tried in order; later issues add a table per library.
+Token counts are normalised to the OTel GenAI conventions: ``input_tokens`` includes cache reads
+and writes, ``output_tokens`` includes reasoning, whatever the library reported.
 """
 
 from __future__ import annotations
@@ -23,36 +25,18 @@ from typing import Any
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import StatusCode
 
+from otel_llm_cost import _dialects as d
+from otel_llm_cost import _usage_json
 from otel_llm_cost import attributes as a
-
-# Any of these on a span marks it as worth a look on the worker thread.
-_MARKERS = frozenset(
-    {
-        a.GEN_AI_OPERATION_NAME,
-        a.GEN_AI_PROVIDER_NAME,
-        a.GEN_AI_SYSTEM,
-        a.GEN_AI_REQUEST_MODEL,
-        a.GEN_AI_RESPONSE_MODEL,
-        a.GEN_AI_USAGE_INPUT_TOKENS,
-        a.GEN_AI_USAGE_OUTPUT_TOKENS,
-        a.GEN_AI_USAGE_PROMPT_TOKENS,
-        a.GEN_AI_USAGE_COMPLETION_TOKENS,
-    }
-)
-
-# Each concept lists its attribute names, newest first; the first one present wins.
-_PROVIDER = (a.GEN_AI_PROVIDER_NAME, a.GEN_AI_SYSTEM)
-_INPUT_TOKENS = (a.GEN_AI_USAGE_INPUT_TOKENS, a.GEN_AI_USAGE_PROMPT_TOKENS)
-_OUTPUT_TOKENS = (a.GEN_AI_USAGE_OUTPUT_TOKENS, a.GEN_AI_USAGE_COMPLETION_TOKENS)
-_CACHE_READ_TOKENS = (a.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS,)
-_CACHE_WRITE_TOKENS = (a.GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS, a.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS)
-_REASONING_TOKENS = (a.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS,)
-_USER_ID = (a.USER_ID, a.ENDUSER_ID)
-_ENVIRONMENT = (a.DEPLOYMENT_ENVIRONMENT_NAME, a.DEPLOYMENT_ENVIRONMENT)
+from otel_llm_cost._providers import catalog_provider_id
 
 # A single call with more tokens than this is not a real count (context windows are ~10^7).
 MAX_TOKENS = 10**12
+# A single call reported as costing more than this is not a real cost; it is flagged, not summed.
+MAX_REPORTED_COST_USD = Decimal(10_000)
 _MAX_TEXT = 512  # longer identifiers are truncated: they are labels, not payloads
+
+_MARKERS = d.MARKERS
 
 
 def looks_like_llm_call(attributes: Mapping[str, Any] | None) -> bool:
@@ -62,12 +46,8 @@ def looks_like_llm_call(attributes: Mapping[str, Any] | None) -> bool:
 
 @dataclass(slots=True)
 class CallRecord:
-    """One span, normalised. Token counts follow the OTel GenAI conventions:
-
-    ``input_tokens`` includes cache reads and writes; ``output_tokens`` includes reasoning.
-    A count the span did not report is ``None``; an invalid one is ``None`` too, and
-    ``usage_error`` says why.
-    """
+    """One span, normalised. A count the span did not report is ``None`` (never guessed as 0); an
+    invalid one is ``None`` too, and ``usage_error`` says why."""
 
     trace_id: str
     span_id: str
@@ -96,6 +76,13 @@ class CallRecord:
     usage_error: str | None = None
     # True when the library reported input without its cache tokens and we added them back.
     input_excluded_cache: bool = False
+    cache_write_1h_tokens: int | None = None
+    customer_id: str | None = None
+    scope_name: str | None = None
+    # Why a cost the span carried was not kept (negative, absurd, not a number).
+    reported_cost_error: str | None = None
+    # (trace_id, span_id) of the span already counting this provider call; set by the exporter.
+    duplicate_of: tuple[str, str] | None = None
 
     @property
     def has_usage(self) -> bool:
@@ -105,16 +92,26 @@ class CallRecord:
 def is_provider_call(attributes: Mapping[str, Any]) -> bool:
     """Decide whether a span reports its own provider call (True) or is an aggregate (False).
 
-    Agent, workflow and tool spans may carry the summed usage of their children; pricing them would
-    count every token twice. Spans without an operation name are judged by their usage alone.
+    Pricing an agent span that repeats its children's usage would count every token twice, so
+    every dialect's way of saying "agent", "chain", "workflow" or "tool" rules a span out.
     """
     operation = attributes.get(a.GEN_AI_OPERATION_NAME)
-    if isinstance(operation, str) and operation in a.AGGREGATE_OPERATIONS:
+    if operation in a.AGGREGATE_OPERATIONS:
         return False
-    if isinstance(operation, str) and operation in a.CALL_OPERATIONS:
+    kind = attributes.get(d.OPENINFERENCE_SPAN_KIND)
+    if kind is not None and kind not in d.OPENINFERENCE_CALL_KINDS:
+        return False
+    if attributes.get(d.TRACELOOP_SPAN_KIND) in d.TRACELOOP_AGGREGATE_KINDS:
+        return False
+    if attributes.get(d.VERCEL_OPERATION_ID) in d.VERCEL_AGGREGATE_OPERATIONS:
+        return False
+    observation = attributes.get(d.LANGFUSE_OBSERVATION_TYPE)
+    if observation is not None and observation not in d.LANGFUSE_CALL_TYPES:
+        return False
+    if operation in a.CALL_OPERATIONS or kind is not None or observation is not None:
         return True
-    # Unknown or missing operation: a call if it names a model or reports usage.
-    return any(key in attributes for key in (*_INPUT_TOKENS, *_OUTPUT_TOKENS, a.GEN_AI_REQUEST_MODEL))
+    # No operation named: a call if it names a model or reports usage of its own.
+    return any(name in attributes for name in (*d.INPUT_TOKENS, *d.OUTPUT_TOKENS, *d.REQUEST_MODEL, *d.RESPONSE_MODEL))
 
 
 def to_call_record(span: ReadableSpan) -> CallRecord | None:
@@ -123,22 +120,29 @@ def to_call_record(span: ReadableSpan) -> CallRecord | None:
     context = span.context
     if context is None or not is_provider_call(attributes):
         return None
-    resource_attributes: Mapping[str, Any] = span.resource.attributes if span.resource else {}
+    resource: Mapping[str, Any] = span.resource.attributes if span.resource else {}
+    scope = span.instrumentation_scope.name if span.instrumentation_scope else None
+    provider = _first_text(attributes, d.PROVIDER)
+    request_model = _first_text(attributes, d.REQUEST_MODEL)
+    response_model = _first_text(attributes, d.RESPONSE_MODEL)
 
     errors: list[str] = []
-    input_tokens = _first_count(attributes, _INPUT_TOKENS, errors)
-    output_tokens = _first_count(attributes, _OUTPUT_TOKENS, errors)
-    cache_read = _first_count(attributes, _CACHE_READ_TOKENS, errors)
-    cache_write = _first_count(attributes, _CACHE_WRITE_TOKENS, errors)
-    reasoning = _first_count(attributes, _REASONING_TOKENS, errors)
+    cost_errors: list[str] = []
+    usage = _usage(attributes, errors, provider, response_model or request_model)
+    input_tokens, cache_read, cache_write = usage["input"], usage["cache_read"], usage["cache_write"]
+    output_tokens, reasoning = usage["output"], usage["reasoning"]
 
     # The conventions count cache tokens inside input_tokens. Some libraries report only the
-    # uncached part; when input is smaller than its own cache parts, that is what happened.
-    input_excluded_cache = False
+    # uncached part: known ones by scope, the rest when input is smaller than its own cache parts.
     cached = (cache_read or 0) + (cache_write or 0)
-    if input_tokens is not None and cached > input_tokens:
-        input_tokens += cached
-        input_excluded_cache = True
+    input_excluded_cache = False
+    if input_tokens is not None and cached:
+        if usage["uncached_input"] is not None:
+            input_excluded_cache = input_tokens == usage["uncached_input"]
+            input_tokens = usage["uncached_input"] + cached
+        elif _excludes_cache(scope, provider) or cached > input_tokens:
+            input_tokens += cached
+            input_excluded_cache = True
     elif input_tokens is None and cached:
         input_tokens = cached
     # Reasoning is part of output; a library that reports it apart gets it added back.
@@ -156,27 +160,75 @@ def to_call_record(span: ReadableSpan) -> CallRecord | None:
         start_time_ns=span.start_time or 0,
         end_time_ns=span.end_time or span.start_time or 0,
         span_name=_text(span.name) or "",
-        service_name=_first_text(resource_attributes, (a.SERVICE_NAME,)),
-        environment=_first_text(resource_attributes, _ENVIRONMENT) or _first_text(attributes, _ENVIRONMENT),
-        provider=_first_text(attributes, _PROVIDER),
+        service_name=_first_text(resource, (a.SERVICE_NAME,)),
+        environment=_first_text(resource, d.ENVIRONMENT) or _first_text(attributes, d.ENVIRONMENT),
+        provider=provider,
         operation=_first_text(attributes, (a.GEN_AI_OPERATION_NAME,)),
-        request_model=_first_text(attributes, (a.GEN_AI_REQUEST_MODEL,)),
-        response_model=_first_text(attributes, (a.GEN_AI_RESPONSE_MODEL,)),
+        request_model=request_model,
+        response_model=response_model,
         response_id=_first_text(attributes, (a.GEN_AI_RESPONSE_ID,)),
         input_tokens=input_tokens,
         output_tokens=output_tokens,
         cache_read_tokens=cache_read,
         cache_write_tokens=cache_write,
         reasoning_tokens=reasoning,
-        user_id=_first_text(attributes, _USER_ID),
-        conversation_id=_first_text(attributes, (a.GEN_AI_CONVERSATION_ID,)),
-        agent_name=_first_text(attributes, (a.GEN_AI_AGENT_NAME,)),
+        user_id=_first_text(attributes, d.USER_ID) or _first_text(resource, d.USER_ID),
+        conversation_id=_first_text(attributes, d.CONVERSATION_ID),
+        agent_name=_first_text(attributes, d.AGENT_NAME),
         status_code=status.name,
         error_type=_first_text(attributes, (a.ERROR_TYPE,)),
-        reported_cost_usd=_reported_cost(attributes),
+        reported_cost_usd=_reported_cost(attributes, cost_errors),
         usage_error="; ".join(errors) or None,
         input_excluded_cache=input_excluded_cache,
+        cache_write_1h_tokens=usage["cache_write_1h"],
+        customer_id=_first_text(attributes, d.CUSTOMER_ID),
+        scope_name=_text(scope) if scope else None,
+        reported_cost_error="; ".join(cost_errors) or None,
     )
+
+
+def _usage(
+    attributes: Mapping[str, Any], errors: list[str], provider: str | None, model: str | None
+) -> dict[str, int | None]:
+    usage: dict[str, int | None] = {
+        "input": _first_count(attributes, d.INPUT_TOKENS, errors),
+        "output": _first_count(attributes, d.OUTPUT_TOKENS, errors),
+        "cache_read": _first_count(attributes, d.CACHE_READ_TOKENS, errors),
+        "cache_write": _first_count(attributes, d.CACHE_WRITE_TOKENS, errors),
+        "cache_write_1h": _first_count(attributes, d.CACHE_WRITE_1H_TOKENS, errors),
+        "reasoning": _first_count(attributes, d.REASONING_TOKENS, errors),
+        "uncached_input": _first_count(attributes, d.UNCACHED_INPUT_TOKENS, errors),
+    }
+    # JSON usage objects fill what the flat attributes left out (Logfire keeps cache counts only
+    # in the provider's raw usage; Langfuse only has its usage_details).
+    from_json = None
+    if d.RAW_PROVIDER_USAGE in attributes:
+        from_json = _usage_json.provider_usage(attributes[d.RAW_PROVIDER_USAGE], catalog_provider_id(provider), model)
+    if from_json is None and d.LANGFUSE_USAGE_DETAILS in attributes:
+        from_json = _usage_json.langfuse_usage(attributes[d.LANGFUSE_USAGE_DETAILS])
+    if from_json is not None:
+        keys = {"input": "input_tokens", "output": "output_tokens", "cache_read": "cache_read_tokens",
+                "cache_write": "cache_write_tokens", "cache_write_1h": "cache_write_1h_tokens",
+                "reasoning": "output_reasoning_tokens"}  # fmt: skip
+        # JSON counts are already normalised (input includes cache, output includes reasoning).
+        json_usage = {key: from_json.get(name) for key, name in keys.items()}
+        if any(usage[k] is None and json_usage[k] for k in ("cache_read", "cache_write")):
+            # The JSON knows a cache split the flat attributes missed: take its whole picture
+            # rather than mixing two accountings of the same call.
+            usage.update(json_usage)
+            usage["uncached_input"] = None
+        else:
+            for key, value in json_usage.items():
+                if usage[key] is None:
+                    usage[key] = value
+    return usage
+
+
+def _excludes_cache(scope: str | None, provider: str | None) -> bool:
+    if not scope or not provider:
+        return False
+    scope, provider = scope.lower(), provider.lower()
+    return any(scope.startswith(s) and provider.startswith(p) for s, p in d.INPUT_EXCLUDES_CACHE)
 
 
 def parse_token_count(value: object) -> int:
@@ -235,16 +287,31 @@ def _text(value: object) -> str | None:
     return text[:_MAX_TEXT] or None
 
 
-def _reported_cost(attributes: Mapping[str, Any]) -> Decimal | None:
-    """A cost the emitter computed itself (proposed ``gen_ai.usage.cost.*``), in USD only."""
-    amount = attributes.get(a.GEN_AI_USAGE_COST_AMOUNT)
+def _reported_cost(attributes: Mapping[str, Any], errors: list[str]) -> Decimal | None:
+    """A cost the emitter computed itself, in USD. Untrusted: absurd values are flagged, not kept."""
     currency = attributes.get(a.GEN_AI_USAGE_COST_CURRENCY, "USD")
-    if not isinstance(amount, (int, float)) or isinstance(amount, bool) or currency != "USD":
+    for name in d.REPORTED_COST:
+        amount = attributes.get(name)
+        if amount is None:
+            continue
+        if name == a.GEN_AI_USAGE_COST_AMOUNT and currency != "USD":
+            return None  # another currency: not comparable without a rate we do not have
+        if isinstance(amount, bool) or not isinstance(amount, (int, float)) or not math.isfinite(amount):
+            errors.append(f"{name}: {_preview(amount)} is not a cost")
+            return None
+        # repr() keeps the float's shortest decimal form: 0.1 stays 0.1, not 0.1000000000000000055...
+        return _checked_cost(name, Decimal(repr(amount)), errors)
+    if d.LANGFUSE_COST_DETAILS in attributes:
+        cost = _usage_json.langfuse_total_cost(attributes[d.LANGFUSE_COST_DETAILS])
+        return None if cost is None else _checked_cost(d.LANGFUSE_COST_DETAILS, cost, errors)
+    return None
+
+
+def _checked_cost(name: str, cost: Decimal, errors: list[str]) -> Decimal | None:
+    if cost < 0 or cost > MAX_REPORTED_COST_USD:
+        errors.append(f"{name}: reported cost {cost} is outside 0..{MAX_REPORTED_COST_USD} USD")
         return None
-    if not math.isfinite(amount) or amount < 0:
-        return None
-    # repr() keeps the float's shortest decimal form: 0.1 stays 0.1, not 0.1000000000000000055...
-    return Decimal(repr(amount))
+    return cost
 
 
 def _preview(value: object) -> str:

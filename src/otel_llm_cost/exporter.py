@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
+from otel_llm_cost._duplicates import DuplicateDetector
 from otel_llm_cost.conventions import CallRecord, to_call_record
 from otel_llm_cost.pricing import Cost, Pricer
 from otel_llm_cost.store import DuckDBStore, StoreUnavailable
@@ -33,6 +34,7 @@ class ExportStats:
     store_failed: int = 0  #: calls lost because the database could not be written
     malformed: int = 0  #: spans that could not be read at all
     unpriced: int = 0  #: stored calls without a cost (a subset of stored)
+    duplicates: int = 0  #: stored calls flagged is_duplicate (a subset of stored)
     forward_failed: int = 0  #: batches the forward exporter rejected
 
 
@@ -58,6 +60,7 @@ class CostExporter(SpanExporter):
         self._open_store = None if isinstance(store, DuckDBStore) else store
         self._pricer = pricer or Pricer()
         self._forward_to = forward_to
+        self._duplicates = DuplicateDetector()
         self._store_error: str | None = None
         self._lock = threading.Lock()  # export() may be called from flush and worker threads
         self.stats = ExportStats()
@@ -77,7 +80,10 @@ class CostExporter(SpanExporter):
                 if record is None:
                     self.stats.not_calls += 1
                     continue
-                priced.append((record, self._pricer.price(record)))
+                cost = self._pricer.price(record)
+                model = cost.priced_model or record.response_model or record.request_model
+                record.duplicate_of = self._duplicates.original_of(record, model)
+                priced.append((record, cost))
             except Exception:
                 self.stats.malformed += 1
                 logger.exception("could not read span %r; it is skipped", getattr(span, "name", None))
@@ -101,6 +107,7 @@ class CostExporter(SpanExporter):
         self.stats.stored += inserted
         self.stats.already_stored += len(priced) - inserted
         self.stats.unpriced += sum(1 for _, cost in priced if cost.cost_usd is None)
+        self.stats.duplicates += sum(1 for record, _ in priced if record.duplicate_of is not None)
         return True
 
     def _ensure_store(self) -> DuckDBStore:

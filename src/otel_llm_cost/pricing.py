@@ -25,6 +25,7 @@ from genai_prices import data_snapshot, types
 from genai_prices.data_units import unit_data
 from genai_prices.units import UnitDef, UnitRegistry
 
+from otel_llm_cost._providers import catalog_provider_id
 from otel_llm_cost.conventions import CallRecord
 
 logger = logging.getLogger(__name__)
@@ -41,25 +42,9 @@ NO_USAGE: Final = "no_usage"
 INVALID_USAGE: Final = "invalid_usage"
 PRICE_ERROR: Final = "price_error"
 
-# OTel gen_ai.provider.name / gen_ai.system values -> genai-prices provider ids. Values the
-# catalog already knows by id (openai, anthropic, deepseek, groq, ...) need no entry.
-PROVIDER_ALIASES: Final[dict[str, str]] = {
-    "aws.bedrock": "aws",
-    "bedrock": "aws",
-    "azure.ai.inference": "azure",
-    "azure.ai.openai": "azure",
-    "az.ai.inference": "azure",
-    "az.ai.openai": "azure",
-    "gcp.gemini": "google",
-    "gcp.vertex_ai": "google",
-    "gcp.gen_ai": "google",
-    "gemini": "google",
-    "vertex_ai": "google",
-    "mistral_ai": "mistral",
-    "x_ai": "x-ai",
-    "xai": "x-ai",
-    "moonshot_ai": "moonshotai",
-}
+# cost_source values: which cost cost_usd holds.
+COMPUTED: Final = "computed"
+REPORTED: Final = "reported"
 
 # Usage keys we fill from a CallRecord; every other unit in the catalog counts as 0 for us.
 _KIND_BY_TOKEN_TYPE: Final = {"cache_read": "cache_read", "cache_write": "cache_write"}
@@ -142,9 +127,13 @@ class Pricer:
 
     Args:
         snapshot: the catalog to use; the one bundled with genai-prices by default (no network).
+        prefer: which cost ``cost_usd`` counts when a span carries its own (``gen_ai.usage.cost``,
+            ``operation.cost``, ...): ``"computed"`` (default; the reported one fills in only when
+            we cannot price) or ``"reported"`` (the span's own wins when present). Both are stored.
     """
 
     snapshot: data_snapshot.DataSnapshot = field(default_factory=data_snapshot.get_snapshot)
+    prefer: str = "computed"
     _resolutions: dict[tuple[str | None, str], _Resolution] = field(default_factory=dict, init=False)
     _plans_by_day: dict[tuple[str, str, int], RatePlan] = field(default_factory=dict, init=False)
     _plans_by_price: dict[tuple[str, str, int], RatePlan] = field(default_factory=dict, init=False)
@@ -153,12 +142,19 @@ class Pricer:
     def price(self, record: CallRecord) -> Cost:
         """Return the cost of one call. Never raises for bad data: the status says what went wrong."""
         cost = self._compute(record)
-        if cost.computed_cost_usd is not None:
-            cost.cost_usd, cost.cost_source = cost.computed_cost_usd, "computed"
-        elif record.reported_cost_usd is not None:
-            # We could not price it, but the emitter did: count theirs, and say so.
-            cost.cost_usd, cost.cost_source = record.reported_cost_usd, "reported"
+        reported = record.reported_cost_usd
+        if reported is not None and (self.prefer == REPORTED or cost.computed_cost_usd is None):
+            # The emitter priced it and we are told to trust that, or we could not: count theirs.
+            cost.cost_usd, cost.cost_source = reported, REPORTED
+        elif cost.computed_cost_usd is not None:
+            cost.cost_usd, cost.cost_source = cost.computed_cost_usd, COMPUTED
+        if record.reported_cost_error and cost.pricing_detail is None:
+            cost.pricing_detail = record.reported_cost_error
         return cost
+
+    def __post_init__(self) -> None:
+        if self.prefer not in (COMPUTED, REPORTED):
+            raise ValueError(f"prefer must be {COMPUTED!r} or {REPORTED!r}, got {self.prefer!r}")
 
     def take_new_plans(self) -> list[RatePlan]:
         """Rate plans resolved since the last call, for the store's ``model_prices`` table."""
@@ -179,7 +175,7 @@ class Pricer:
         models = [m for m in (record.response_model, record.request_model) if m]
         if not models:
             return Cost(NO_MODEL, "the span names no model")
-        provider_id = _provider_id(record.provider)
+        provider_id = catalog_provider_id(record.provider)
         resolution = self._resolve(provider_id, models[0])
         if resolution.model is None and len(models) > 1 and models[1].lower() != models[0].lower():
             # Azure deployments and proxies often rename the response model; the request may match.
@@ -297,19 +293,13 @@ class Pricer:
         return plan
 
 
-def _provider_id(provider: str | None) -> str | None:
-    if not provider:
-        return None
-    normalised = provider.strip().lower()
-    return PROVIDER_ALIASES.get(normalised, normalised)
-
-
 def _usage_counts(record: CallRecord) -> dict[str, int]:
     return {
         "input_tokens": record.input_tokens or 0,
         "cache_read_tokens": record.cache_read_tokens or 0,
         "cache_write_tokens": record.cache_write_tokens or 0,
         "output_tokens": record.output_tokens or 0,
+        "cache_write_1h_tokens": record.cache_write_1h_tokens or 0,
         "output_reasoning_tokens": record.reasoning_tokens or 0,
     }
 

@@ -45,8 +45,7 @@ _TEXT_COLUMNS = (
 _TOKEN_COLUMNS = ("input_tokens", "cache_read_tokens", "cache_write_tokens", "output_tokens", "reasoning_tokens")
 _COST_TEXT_COLUMNS = ("priced_provider", "priced_model", "pricing_status", "pricing_detail", "price_id",
                       "price_version", "cost_source")  # fmt: skip
-# CallRecord fields stored since migration 0003. Read with getattr so a record type from before
-# those fields (a pickled batch, a test double) still writes, with NULLs.
+# CallRecord fields stored since migration 0003.
 _DETAIL_TEXT_COLUMNS = ("customer_id", "scope_name", "reported_cost_error")
 _DETAIL_TOKEN_COLUMNS = ("cache_write_1h_tokens",)
 _MONEY_COLUMNS = ("cost_usd", "computed_cost_usd", "input_cost_usd", "cache_read_cost_usd", "cache_write_cost_usd",
@@ -86,9 +85,12 @@ def calls_to_arrow(rows: Sequence[tuple[CallRecord, Cost]]) -> pa.RecordBatch:
         columns[name] = pa.array([getattr(r, name) for r in records], pa.int64())
     columns["input_excluded_cache"] = pa.array([r.input_excluded_cache for r in records], pa.bool_())
     for name in _DETAIL_TEXT_COLUMNS:
-        columns[name] = pa.array([getattr(r, name, None) for r in records], pa.string())
+        columns[name] = pa.array([getattr(r, name) for r in records], pa.string())
     for name in _DETAIL_TOKEN_COLUMNS:
-        columns[name] = pa.array([getattr(r, name, None) for r in records], pa.int64())
+        columns[name] = pa.array([getattr(r, name) for r in records], pa.int64())
+    columns["is_duplicate"] = pa.array([r.duplicate_of is not None for r in records], pa.bool_())
+    columns["duplicate_of_trace_id"] = pa.array([r.duplicate_of and r.duplicate_of[0] for r in records], pa.string())
+    columns["duplicate_of_span_id"] = pa.array([r.duplicate_of and r.duplicate_of[1] for r in records], pa.string())
     columns["reported_cost_usd"] = pa.array([_money(r.reported_cost_usd) for r in records], MONEY)
     for name in _COST_TEXT_COLUMNS:
         columns[name] = pa.array([getattr(c, name) for c in costs], pa.string())
