@@ -52,6 +52,7 @@ class ProcessorStats:
     already_stored: int  #: spans that were already in the database (replays, retries)
     not_calls: int  #: GenAI spans that are aggregates, not provider calls
     unpriced: int  #: stored calls without a cost
+    duplicates: int  #: stored calls flagged is_duplicate (another span reported the same call)
     store_failed: int  #: calls lost because the database could not be written
     malformed: int  #: spans that could not be read
     forward_failed: int  #: batches the forward exporter rejected
@@ -198,6 +199,7 @@ class LLMCostSpanProcessor(SpanProcessor):
             already_stored=export.already_stored,
             not_calls=export.not_calls,
             unpriced=export.unpriced,
+            duplicates=export.duplicates,
             store_failed=export.store_failed,
             malformed=export.malformed,
             forward_failed=export.forward_failed,
