@@ -19,7 +19,7 @@ from rich.console import Console
 import otel_llm_cost
 from otel_llm_cost import migrations
 from otel_llm_cost import report as reporting
-from otel_llm_cost.demo import DEFAULT_CALLS, DEFAULT_SEED, MAX_CALLS, run_demo
+from otel_llm_cost.demo import DEFAULT_CALLS, DEFAULT_SEED, MAX_CALLS, SERVICES, run_demo
 from otel_llm_cost.environment_variables import OTEL_LLM_COST_DB
 from otel_llm_cost.processor import DEFAULT_DB_PATH
 from otel_llm_cost.store import StoreUnavailable
@@ -82,11 +82,11 @@ def cli() -> None:
 def demo(db_path: str, calls: int, seed: int) -> None:
     """Store a synthetic LLM workload, then report.
 
-    Five services make about --calls provider calls over the last 14 days through the real
+    Five services make exactly --calls provider calls over the last 14 days through the real
     OpenTelemetry SDK and one LLMCostSpanProcessor: agents with prompt caching, reasoning models,
     embeddings, retries and failures, and a model with no known price.
     """
-    click.echo(f"Running {calls:,} LLM calls from 5 services through OpenTelemetry into {db_path} ...")
+    click.echo(f"Running {calls:,} LLM calls from {len(SERVICES)} services through OpenTelemetry into {db_path} ...")
     try:
         result = run_demo(db_path, calls=calls, seed=seed)
     except (StoreUnavailable, migrations.MigrationError) as exc:
@@ -97,8 +97,10 @@ def demo(db_path: str, calls: int, seed: int) -> None:
         f"spans and {result.other_spans:,} HTTP/queue spans, which are not calls, in {result.seconds:.1f} s."
     )
     click.echo(f"{result.stored:,} new calls stored, {result.already_present:,} already present.")
-    if result.dropped:
-        click.echo(f"Warning: {result.dropped:,} spans did not reach the database; see the log.", err=True)
+    missing = result.calls - result.stored - result.already_present
+    if missing:
+        # Dropped by a full queue or a failed write, or never recorded (OTEL_SDK_DISABLED=true).
+        click.echo(f"Warning: {missing:,} calls did not reach the database; see the log.", err=True)
     click.echo()
     _print_report(db_path, output_format="table", days=14, top=10)
 
