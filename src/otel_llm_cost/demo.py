@@ -163,7 +163,7 @@ class DemoResult:
     other_spans: int = 0  #: HTTP server and queue consumer spans
     stored: int = 0  #: new llm_calls rows
     already_present: int = 0  #: calls whose ids were already in the file
-    unpriced: int = 0
+    unpriced: int = 0  #: stored calls without a cost
     dropped: int = 0  #: LLM spans that did not reach the database (should be 0)
     seconds: float = 0.0
     call_span_ids: list[tuple[str, str]] = field(default_factory=list, repr=False)  #: (trace_id, span_id) hex
