@@ -17,6 +17,7 @@ from rich.console import Console
 
 from otel_llm_cost import migrations
 from otel_llm_cost import report as r
+from otel_llm_cost._report_render import format_usd, render_report, report_to_json
 from otel_llm_cost.conventions import CallRecord
 from otel_llm_cost.demo import run_demo
 from otel_llm_cost.pricing import PRICE_VERSION, Cost
@@ -149,7 +150,7 @@ def test_unpriced_calls_grouped_with_their_tokens(hand_built: duckdb.DuckDBPyCon
 
 
 def test_json_has_the_same_data_with_exact_decimal_strings(hand_built: duckdb.DuckDBPyConnection) -> None:
-    data = json.loads(r.report_to_json(r.build_report(hand_built, today=TODAY)))
+    data = json.loads(report_to_json(r.build_report(hand_built, today=TODAY)))
     assert data["totals"]["cost_usd"] == "1.52488"
     assert data["totals"]["first_call_at"] == "2026-10-01T12:00:00+00:00"
     assert data["by_day"][0] == {
@@ -162,7 +163,7 @@ def test_json_has_the_same_data_with_exact_decimal_strings(hand_built: duckdb.Du
 
 def test_tables_show_money_to_four_places_and_unpriced_as_na(hand_built: duckdb.DuckDBPyConnection) -> None:
     out = io.StringIO()
-    r.render_report(r.build_report(hand_built, today=TODAY), Console(file=out, width=200, color_system=None))
+    render_report(r.build_report(hand_built, today=TODAY), Console(file=out, width=200, color_system=None))
     text = out.getvalue()
     assert "$1.5249" in text  # 1.52488, rounded for display only
     assert "$0.0244" in text and "$0.0005" in text
@@ -185,7 +186,7 @@ def test_tables_show_money_to_four_places_and_unpriced_as_na(hand_built: duckdb.
     ],
 )
 def test_format_usd(value: Decimal | None, shown: str) -> None:
-    assert r.format_usd(value) == shown
+    assert format_usd(value) == shown
 
 
 def test_an_empty_database_reports_zeros_and_no_cost(db_path: str) -> None:
@@ -198,7 +199,7 @@ def test_an_empty_database_reports_zeros_and_no_cost(db_path: str) -> None:
     assert (report.totals.calls, report.totals.cost_usd, report.totals.price_versions) == (0, None, [])
     assert report.daily == report.by_day == report.by_model == report.by_service == report.unpriced == []
     out = io.StringIO()
-    r.render_report(report, Console(file=out, width=200))
+    render_report(report, Console(file=out, width=200))
     assert "None: every call has a price." in out.getvalue()
 
 

@@ -19,6 +19,7 @@ from rich.console import Console
 import otel_llm_cost
 from otel_llm_cost import migrations
 from otel_llm_cost import report as reporting
+from otel_llm_cost._report_render import render_report, report_to_json
 from otel_llm_cost.demo import DEFAULT_CALLS, DEFAULT_SEED, MAX_CALLS, SERVICES, run_demo
 from otel_llm_cost.environment_variables import OTEL_LLM_COST_DB
 from otel_llm_cost.processor import DEFAULT_DB_PATH
@@ -138,9 +139,9 @@ def _print_report(db_path: str, *, output_format: str, days: int, top: int) -> N
     finally:
         con.close()
     if output_format == "json":
-        click.echo(reporting.report_to_json(data))
+        click.echo(report_to_json(data))
     else:
-        reporting.render_report(data, _console())
+        render_report(data, _console())
 
 
 @cli.command("migrate")
