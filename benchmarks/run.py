@@ -286,6 +286,8 @@ def render(results: dict[str, Any]) -> str:
         lines.append(row("     write_batch() rows/s (store only)", _fmt(r["write_batch_rows_per_s"]), base,
                          spread(r["write_batch_vs_executemany"])))  # fmt: skip
         lines.append(row("     calls_to_arrow() rows/s (part of it)", _fmt(r["arrow_rows_per_s"]), "", ""))
+        stages = ", ".join(f"{name} {value:.1f}" for name, value in r["stages_us_per_span"].items())
+        lines.append(f"     export() µs/span by stage: {stages}")
         if "processor_spans_per_s" in r:
             lines.append(row("     processor on_end..force_flush spans/s", _fmt(r["processor_spans_per_s"]), base,
                              spread(r["processor_vs_executemany"])))  # fmt: skip

@@ -80,6 +80,9 @@ def test_every_figure_is_measured(smoke_run: tuple[int, dict[str, Any], str]) ->
         assert _positive(ingest[field]), field
     assert _positive(ingest["export_vs_executemany"]["median"])
     assert _positive(ingest["processor_spans_per_s"])
+    stages = ingest["stages_us_per_span"]
+    assert set(stages) == {"to_call_record", "price", "calls_to_arrow", "duckdb_insert", "rest"}
+    assert all(_positive(stages[name]) for name in ("to_call_record", "price", "calls_to_arrow"))
     assert _positive(figures["lookalike_scaling"]["large_vs_small"]["median"])
     pricing = figures["pricing"]
     assert _positive(pricing["pricer_us_per_span"]) and _positive(pricing["calc_price_us_per_span"])
