@@ -9,7 +9,9 @@ clock runs; only the ``end()`` calls are timed. Two timings per side and round:
   (p50/p99; these include the timer's own cost, equally on both sides).
 
 Variant ``isolated``: queues of 1,000,000, batch size = queue size and a one-hour schedule delay,
-so no worker thread runs while the clock runs: this is ``on_end`` alone. Variant ``defaults``: both
+so no worker thread runs while the clock runs: this is ``on_end`` alone. Both sides' spans are
+started first and ended in alternating chunks of 500 (A B B A ...), so noise lands on both sides.
+Variant ``defaults``: both
 processors as constructed with no arguments, ended in bursts small enough for the SDK's default
 2048-span queue; their worker threads wake up during the burst (the LLM worker prices and writes to
 DuckDB) and compete with the application thread for the GIL, as they would in production.
@@ -33,6 +35,8 @@ _BIG = 1_000_000
 _HOUR_MS = 3_600_000
 # The SDK's BatchSpanProcessor holds 2048 spans by default: a burst never overflows it.
 DEFAULTS_BURST = 2000
+# The isolated variant alternates sides every this many spans.
+_CHUNK = 500
 
 
 class _Side:
@@ -50,27 +54,24 @@ class _Side:
         pool = len(attributes)
         return [start_span(span_name, attributes=attributes[index % pool]) for index in range(count)]
 
-    def time_batch(self, spans: list[Any]) -> int:
-        """Total ns to end every span, timed as one loop."""
-        with gc_paused():
-            start = time.perf_counter_ns()
-            for span in spans:
-                span.end()
-            elapsed = time.perf_counter_ns() - start
+    def end_all(self, spans: list[Any]) -> int:
+        """Total ns to end every span, timed as one loop (the caller pauses the GC)."""
+        start = time.perf_counter_ns()
+        for span in spans:
+            span.end()
+        elapsed = time.perf_counter_ns() - start
         self.ended += len(spans)
         return elapsed
 
-    def time_each(self, spans: list[Any]) -> list[int]:
-        """ns of each ``end()`` call."""
+    def end_each(self, spans: list[Any], latencies: list[int]) -> None:
+        """Append the ns of each ``end()`` call to ``latencies`` (the caller pauses the GC)."""
         clock = time.perf_counter_ns
-        latencies = [0] * len(spans)
-        with gc_paused():
-            for index, span in enumerate(spans):
-                before = clock()
-                span.end()
-                latencies[index] = clock() - before
+        append = latencies.append
+        for span in spans:
+            before = clock()
+            span.end()
+            append(clock() - before)
         self.ended += len(spans)
-        return latencies
 
 
 def _sides(variant: str, db_dir: Path) -> tuple[_Side, _Side, NoopExporter, LLMCostSpanProcessor]:
@@ -105,6 +106,52 @@ def _flush(ok: bool | None) -> None:
         raise RuntimeError("force_flush failed while draining between timed loops")
 
 
+def _isolated_round(
+    order: tuple[_Side, _Side], count: int, span_name: str, attributes: list[dict[str, Any]]
+) -> tuple[dict[str, int], dict[str, list[int]]]:
+    """Both sides' spans are started first; then chunks of each are ended in turn, A B B A A B...
+
+    No worker runs (nothing wakes it), so fine-grained alternation is fair, and a burst of noise
+    from a neighbour lands on both sides instead of deciding the round.
+    """
+    total_ns = {side.name: 0 for side in order}
+    latencies: dict[str, list[int]] = {side.name: [] for side in order}
+    timed = {side.name: side.start(count, span_name, attributes) for side in order}
+    per_call = {side.name: side.start(count, span_name, attributes) for side in order}
+    with gc_paused():
+        for chunk_index, offset in enumerate(range(0, count, _CHUNK)):
+            for side in order if chunk_index % 2 == 0 else order[::-1]:
+                total_ns[side.name] += side.end_all(timed[side.name][offset : offset + _CHUNK])
+        for chunk_index, offset in enumerate(range(0, count, _CHUNK)):
+            for side in order if chunk_index % 2 == 0 else order[::-1]:
+                side.end_each(per_call[side.name][offset : offset + _CHUNK], latencies[side.name])
+    for side in order:
+        side.drain()
+    return total_ns, latencies
+
+
+def _defaults_round(
+    order: tuple[_Side, _Side], count: int, burst: int, span_name: str, attributes: list[dict[str, Any]]
+) -> tuple[dict[str, int], dict[str, list[int]]]:
+    """Each side ends a burst, then is drained (untimed), so its worker's activity is its own."""
+    total_ns = {side.name: 0 for side in order}
+    latencies: dict[str, list[int]] = {side.name: [] for side in order}
+    done = 0
+    while done < count:
+        size = min(burst, count - done)
+        for side in order:
+            spans = side.start(size, span_name, attributes)
+            with gc_paused():
+                total_ns[side.name] += side.end_all(spans)
+            side.drain()
+            spans = side.start(size, span_name, attributes)
+            with gc_paused():
+                side.end_each(spans, latencies[side.name])
+            side.drain()
+        done += size
+    return total_ns, latencies
+
+
 def run(
     *,
     span_name: str,
@@ -121,7 +168,8 @@ def run(
     try:
         # Warm-up (imports, caches, the DuckDB file and the pricer), untimed.
         for side in (baseline, candidate):
-            side.time_batch(side.start(min(burst, 500), span_name, attributes))
+            with gc_paused():
+                side.end_all(side.start(min(burst, 500), span_name, attributes))
             side.drain()
 
         ns_per_op: dict[str, list[float]] = {"baseline": [], "candidate": []}
@@ -129,24 +177,17 @@ def run(
         p99: dict[str, list[float]] = {"baseline": [], "candidate": []}
         ratios: list[float] = []
         for _, baseline_first in interleaved(rounds):
-            per_round: dict[str, float] = {}
-            for side in (baseline, candidate) if baseline_first else (candidate, baseline):
-                total_ns = 0
-                done = 0
-                latencies: list[int] = []
-                while done < spans_per_round:
-                    count = min(burst, spans_per_round - done)
-                    total_ns += side.time_batch(side.start(count, span_name, attributes))
-                    side.drain()
-                    latencies.extend(side.time_each(side.start(count, span_name, attributes)))
-                    side.drain()
-                    done += count
-                per_round[side.name] = total_ns / spans_per_round
-                ns_per_op[side.name].append(per_round[side.name])
-                latencies.sort()
-                p50[side.name].append(percentile(latencies, 50))
-                p99[side.name].append(percentile(latencies, 99))
-            ratios.append(per_round["candidate"] / per_round["baseline"])
+            order = (baseline, candidate) if baseline_first else (candidate, baseline)
+            if variant == "isolated":
+                total_ns, latencies = _isolated_round(order, spans_per_round, span_name, attributes)
+            else:
+                total_ns, latencies = _defaults_round(order, spans_per_round, burst, span_name, attributes)
+            for name in ("baseline", "candidate"):
+                ns_per_op[name].append(total_ns[name] / spans_per_round)
+                ordered = sorted(latencies[name])
+                p50[name].append(percentile(ordered, 50))
+                p99[name].append(percentile(ordered, 99))
+            ratios.append(total_ns["candidate"] / total_ns["baseline"])
 
         stats = cost.stats()
     finally:
