@@ -111,6 +111,7 @@ def run_all(config: Config, db_dir: Path, log: Any = None) -> dict[str, Any]:
     """Measure every figure; return the results document (also what latest.json holds)."""
 
     started = time.monotonic()
+    revision = _git_revision()  # now: other people may commit to src/ while this runs
 
     def say(message: str) -> None:
         if log is not None:
@@ -157,7 +158,7 @@ def run_all(config: Config, db_dir: Path, log: Any = None) -> dict[str, Any]:
     )
     say("done")
     return {
-        "meta": _meta(config, time.monotonic() - started),
+        "meta": _meta(config, time.monotonic() - started, revision),
         "figures": figures,
         "targets": evaluate_targets(figures),
         "checks": correctness_checks(figures),
@@ -233,11 +234,11 @@ def _git_revision() -> str | None:
     return head.stdout.strip() + ("+dirty-src" if dirty.stdout.strip() else "")
 
 
-def _meta(config: Config, seconds: float) -> dict[str, Any]:
+def _meta(config: Config, seconds: float, revision: str | None) -> dict[str, Any]:
     packages = ("otel-llm-cost", "opentelemetry-sdk", "duckdb", "pyarrow", "genai-prices")
     return {
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "git": _git_revision(),
+        "git": revision,
         "python": platform.python_version(),
         "platform": platform.platform(),
         "machine": platform.machine(),
