@@ -25,8 +25,14 @@ from otel_llm_cost.migrations import (
 )
 from otel_llm_cost.store import DuckDBStore
 
-NAMES = ["0001_initial", "0002_reported_cost", "0003_call_details"]
-VIEWS = ["llm_cost_by_conversation", "llm_cost_by_trace", "llm_daily_cost", "llm_unpriced_calls"]
+NAMES = ["0001_initial", "0002_reported_cost", "0003_call_details", "0004_agent_runs"]
+VIEWS = [
+    "llm_cost_by_agent_run",
+    "llm_cost_by_conversation",
+    "llm_cost_by_trace",
+    "llm_daily_cost",
+    "llm_unpriced_calls",
+]
 
 
 def write_migrations(folder: Path, files: dict[str, str]) -> Path:
@@ -68,7 +74,7 @@ def schema(con: duckdb.DuckDBPyConnection) -> dict[str, list[tuple[Any, ...]]]:
 def test_packaged_migrations_load_in_order() -> None:
     migrations = load_migrations()
     assert [(m.number, m.name) for m in migrations] == [(1, "0001_initial"), (2, "0002_reported_cost"),
-                                                         (3, "0003_call_details")]  # fmt: skip
+                                                         (3, "0003_call_details"), (4, "0004_agent_runs")]  # fmt: skip
     for m in migrations:
         assert "ALTER TABLE" in m.up_sql or "CREATE TABLE" in m.up_sql
         assert m.down_sql.strip()
@@ -144,11 +150,11 @@ def test_migrate_applies_all_then_nothing() -> None:
     assert migrate(con) == [f"up {name}" for name in NAMES]
     assert applied(con) == NAMES
     assert pending(con) == []
-    assert tables(con) == [MIGRATIONS_TABLE, "llm_calls", "model_prices"]
+    assert tables(con) == [MIGRATIONS_TABLE, "llm_agent_runs", "llm_calls", "model_prices"]
     assert views(con) == VIEWS
     recorded = con.execute(f"SELECT name, number, applied_at IS NOT NULL FROM {MIGRATIONS_TABLE} ORDER BY number")
     assert recorded.fetchall() == [("0001_initial", 1, True), ("0002_reported_cost", 2, True),
-                                   ("0003_call_details", 3, True)]  # fmt: skip
+                                   ("0003_call_details", 3, True), ("0004_agent_runs", 4, True)]  # fmt: skip
     # Applying twice is a no-op that still (re)creates the views.
     assert migrate(con) == []
     assert views(con) == VIEWS
@@ -235,10 +241,10 @@ def test_database_from_a_newer_version_is_refused() -> None:
         migrate(con)
 
 
-@pytest.mark.parametrize("to", [-1, 4, 99])
+@pytest.mark.parametrize("to", [-1, 5, 99])
 def test_unknown_target_is_refused(to: int) -> None:
     con = duckdb.connect()
-    with pytest.raises(MigrationError, match=r"no migration numbered .* \(known: 0 to 0003\)"):
+    with pytest.raises(MigrationError, match=r"no migration numbered .* \(known: 0 to 0004\)"):
         migrate(con, to=to)
     assert tables(con) == []
 
@@ -258,11 +264,15 @@ def test_migrate_down_and_up_step_by_step() -> None:
     con = duckdb.connect()
     assert migrate(con, to=1) == ["up 0001_initial"]
     assert applied(con) == ["0001_initial"]
-    # Every view only needs 0001's columns, so all of them exist at version 1 and can be queried.
-    assert views(con) == VIEWS
-    for view in VIEWS:
+    # Views that need only 0001 exist at version 1 and can be queried; the agent-run view needs 0004.
+    at_v1 = [v for v in VIEWS if v != "llm_cost_by_agent_run"]
+    assert views(con) == at_v1
+    for view in at_v1:
         assert con.execute(f"SELECT count(*) FROM {view}").fetchone() == (0,)
-    assert migrate(con, to=3) == ["up 0002_reported_cost", "up 0003_call_details"]
+    assert migrate(con, to=4) == ["up 0002_reported_cost", "up 0003_call_details", "up 0004_agent_runs"]
+    assert views(con) == VIEWS
+    assert migrate(con, to=3) == ["down 0004_agent_runs"]
+    assert views(con) == at_v1
     assert migrate(con, to=2) == ["down 0003_call_details"]
     assert "customer_id" not in [r[0] for r in con.execute("DESCRIBE llm_calls").fetchall()]
     assert migrate(con, to=1) == ["down 0002_reported_cost"]
@@ -347,7 +357,7 @@ def test_downgrade_keeps_the_older_columns(tmp_path: Path) -> None:
         placeholders = ", ".join("?" * len(_V1_ROWS[0]))
         con.executemany(f"INSERT INTO llm_calls ({_V1_COLUMNS}) VALUES ({placeholders})", _V1_ROWS)
         migrate(con)
-        assert migrate(con, to=1) == ["down 0003_call_details", "down 0002_reported_cost"]
+        assert migrate(con, to=1) == ["down 0004_agent_runs", "down 0003_call_details", "down 0002_reported_cost"]
         assert con.execute(f"SELECT {_V1_COLUMNS} FROM llm_calls ORDER BY span_id DESC").fetchall() == _V1_ROWS
 
 
@@ -431,18 +441,38 @@ def _columns(con: duckdb.DuckDBPyConnection, table: str) -> list[tuple[str, str,
     ]
 
 
+GOLDEN_AGENT_RUNS = [
+    ("trace_id", "VARCHAR", "NO"),
+    ("span_id", "VARCHAR", "NO"),
+    ("parent_span_id", "VARCHAR", "YES"),
+    ("start_time", "TIMESTAMP WITH TIME ZONE", "NO"),
+    ("end_time", "TIMESTAMP WITH TIME ZONE", "NO"),
+    ("span_name", "VARCHAR", "YES"),
+    ("service_name", "VARCHAR", "YES"),
+    ("run_kind", "VARCHAR", "YES"),
+    ("agent_name", "VARCHAR", "YES"),
+    ("conversation_id", "VARCHAR", "YES"),
+    ("user_id", "VARCHAR", "YES"),
+    ("status_code", "VARCHAR", "YES"),
+    ("reported_input_tokens", "BIGINT", "YES"),
+    ("reported_output_tokens", "BIGINT", "YES"),
+]
+
+
 def test_golden_schema() -> None:
     """A schema change must be a deliberate edit here, next to a new migration file."""
     con = duckdb.connect()
     migrate(con)
     assert _columns(con, "llm_calls") == GOLDEN_LLM_CALLS
     assert _columns(con, "model_prices") == GOLDEN_MODEL_PRICES
+    assert _columns(con, "llm_agent_runs") == GOLDEN_AGENT_RUNS
     primary_keys = con.execute(
         "SELECT table_name, constraint_column_names FROM duckdb_constraints()"
         " WHERE constraint_type = 'PRIMARY KEY' ORDER BY table_name"
     ).fetchall()
     assert primary_keys == [
         (MIGRATIONS_TABLE, ["name"]),
+        ("llm_agent_runs", ["trace_id", "span_id"]),
         ("llm_calls", ["trace_id", "span_id"]),
         ("model_prices", ["price_id"]),
     ]

@@ -19,7 +19,7 @@ from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from opentelemetry.sdk.trace.sampling import ALWAYS_OFF
 
 from otel_llm_cost import DuckDBStore, LLMCostSpanProcessor
-from otel_llm_cost.conventions import CallRecord
+from otel_llm_cost.conventions import AgentRun, CallRecord
 from otel_llm_cost.pricing import Cost, RatePlan
 
 Traced = tuple[TracerProvider, LLMCostSpanProcessor]
@@ -192,10 +192,12 @@ class StalledStore(DuckDBStore):
         self.release = threading.Event()
         self.entered = threading.Event()
 
-    def write_batch(self, rows: Sequence[tuple[CallRecord, Cost]], plans: Sequence[RatePlan] = ()) -> int:
+    def write_batch(
+        self, rows: Sequence[tuple[CallRecord, Cost]], plans: Sequence[RatePlan] = (), runs: Sequence[AgentRun] = ()
+    ) -> int:
         self.entered.set()
         self.release.wait(30)
-        return super().write_batch(rows, plans)
+        return super().write_batch(rows, plans, runs)
 
 
 def test_full_queue_drops_and_counts_without_blocking() -> None:

@@ -24,7 +24,13 @@ from otel_llm_cost.store import DuckDBStore, StoreUnavailable
 
 T0_NS = 1_740_823_200_000_000_000  # 2025-03-01 10:00:00 UTC
 T0 = dt.datetime(2025, 3, 1, 10, 0, tzinfo=dt.timezone.utc)
-VIEWS = ["llm_cost_by_conversation", "llm_cost_by_trace", "llm_daily_cost", "llm_unpriced_calls"]
+VIEWS = [
+    "llm_cost_by_agent_run",
+    "llm_cost_by_conversation",
+    "llm_cost_by_trace",
+    "llm_daily_cost",
+    "llm_unpriced_calls",
+]
 
 
 def record(span_id: str = "b7ad6b7169203331", **overrides: Any) -> CallRecord:

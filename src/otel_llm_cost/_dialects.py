@@ -124,6 +124,14 @@ VERCEL_AGGREGATE_OPERATIONS: Final = frozenset(
     {"ai.generateText", "ai.streamText", "ai.generateObject", "ai.streamObject", "ai.embed", "ai.embedMany"}
 )
 LANGFUSE_OBSERVATION_TYPE: Final = "langfuse.observation.type"
+# Aggregate spans that are runs worth a row of their own (llm_agent_runs), by dialect.
+RUN_OPERATIONS: Final = frozenset({"invoke_agent", "invoke_workflow"})
+OPENINFERENCE_RUN_KINDS: Final = frozenset({"AGENT"})
+TRACELOOP_RUN_KINDS: Final = frozenset({"agent", "workflow"})
+LANGFUSE_RUN_TYPES: Final = frozenset({"agent"})
+# Usage an aggregate span claims for itself (pydantic-ai puts it under gen_ai.aggregated_usage.*).
+AGGREGATED_INPUT_TOKENS: Final = (*INPUT_TOKENS, "gen_ai.aggregated_usage.input_tokens")
+AGGREGATED_OUTPUT_TOKENS: Final = (*OUTPUT_TOKENS, "gen_ai.aggregated_usage.output_tokens")
 LANGFUSE_CALL_TYPES: Final = frozenset({"generation", "embedding"})
 
 # Instrumentation scopes whose input_tokens leave the cache tokens out, by provider. OpenLIT's
@@ -141,5 +149,11 @@ MARKERS: Final = frozenset(
         *OUTPUT_TOKENS,
         RAW_PROVIDER_USAGE,
         LANGFUSE_USAGE_DETAILS,
+        # Run spans (agents, workflows) carry no usage of their own in these dialects, but the
+        # worker records them so calls can be attributed to their run.
+        OPENINFERENCE_SPAN_KIND,
+        TRACELOOP_SPAN_KIND,
+        VERCEL_OPERATION_ID,
+        LANGFUSE_OBSERVATION_TYPE,
     }
 )

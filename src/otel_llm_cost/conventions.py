@@ -89,6 +89,69 @@ class CallRecord:
         return self.input_tokens is not None or self.output_tokens is not None
 
 
+@dataclass(slots=True)
+class AgentRun:
+    """An agent, workflow or multi-step span: not a call, but the unit users ask "what did it cost" of."""
+
+    trace_id: str
+    span_id: str
+    parent_span_id: str | None
+    start_time_ns: int
+    end_time_ns: int
+    span_name: str
+    service_name: str | None
+    run_kind: str
+    agent_name: str | None
+    conversation_id: str | None
+    user_id: str | None
+    status_code: str
+    reported_input_tokens: int | None
+    reported_output_tokens: int | None
+
+
+def run_kind(attributes: Mapping[str, Any]) -> str | None:
+    """The dialect's name for a run span (``invoke_agent``, ``AGENT``, ``workflow``, ...), else None."""
+    for name, kinds in (
+        (a.GEN_AI_OPERATION_NAME, d.RUN_OPERATIONS),
+        (d.OPENINFERENCE_SPAN_KIND, d.OPENINFERENCE_RUN_KINDS),
+        (d.TRACELOOP_SPAN_KIND, d.TRACELOOP_RUN_KINDS),
+        (d.VERCEL_OPERATION_ID, d.VERCEL_AGGREGATE_OPERATIONS),
+        (d.LANGFUSE_OBSERVATION_TYPE, d.LANGFUSE_RUN_TYPES),
+    ):
+        value = attributes.get(name)
+        if value in kinds:
+            return str(value)
+    return None
+
+
+def to_agent_run(span: ReadableSpan) -> AgentRun | None:
+    """Normalise a run span (see :func:`run_kind`); ``None`` for any other span."""
+    attributes: Mapping[str, Any] = span.attributes or {}
+    kind = run_kind(attributes)
+    context = span.context
+    if kind is None or context is None:
+        return None
+    resource: Mapping[str, Any] = span.resource.attributes if span.resource else {}
+    ignored: list[str] = []  # a run's own usage is a cross-check only; bad values are just left out
+    parent = span.parent
+    return AgentRun(
+        trace_id=format(context.trace_id, "032x"),
+        span_id=format(context.span_id, "016x"),
+        parent_span_id=format(parent.span_id, "016x") if parent is not None else None,
+        start_time_ns=span.start_time or 0,
+        end_time_ns=span.end_time or span.start_time or 0,
+        span_name=_text(span.name) or "",
+        service_name=_first_text(resource, (a.SERVICE_NAME,)),
+        run_kind=kind,
+        agent_name=_first_text(attributes, d.AGENT_NAME),
+        conversation_id=_first_text(attributes, d.CONVERSATION_ID),
+        user_id=_first_text(attributes, d.USER_ID) or _first_text(resource, d.USER_ID),
+        status_code=(span.status.status_code if span.status else StatusCode.UNSET).name,
+        reported_input_tokens=_first_count(attributes, d.AGGREGATED_INPUT_TOKENS, ignored),
+        reported_output_tokens=_first_count(attributes, d.AGGREGATED_OUTPUT_TOKENS, ignored),
+    )
+
+
 def is_provider_call(attributes: Mapping[str, Any]) -> bool:
     """Decide whether a span reports its own provider call (True) or is an aggregate (False).
 

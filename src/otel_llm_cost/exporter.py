@@ -17,7 +17,7 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 from otel_llm_cost._duplicates import DuplicateDetector
-from otel_llm_cost.conventions import CallRecord, to_call_record
+from otel_llm_cost.conventions import AgentRun, CallRecord, to_agent_run, to_call_record
 from otel_llm_cost.pricing import Cost, Pricer
 from otel_llm_cost.store import DuckDBStore, StoreUnavailable
 
@@ -67,18 +67,22 @@ class CostExporter(SpanExporter):
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
         with self._lock:
-            priced = self._price(spans)
-            stored_ok = self._write(priced)
+            priced, runs = self._price(spans)
+            stored_ok = self._write(priced, runs)
             forwarded_ok = self._forward(spans)
         return SpanExportResult.SUCCESS if stored_ok and forwarded_ok else SpanExportResult.FAILURE
 
-    def _price(self, spans: Sequence[ReadableSpan]) -> list[tuple[CallRecord, Cost]]:
+    def _price(self, spans: Sequence[ReadableSpan]) -> tuple[list[tuple[CallRecord, Cost]], list[AgentRun]]:
         priced: list[tuple[CallRecord, Cost]] = []
+        runs: list[AgentRun] = []
         for span in spans:
             try:
                 record = to_call_record(span)
                 if record is None:
                     self.stats.not_calls += 1
+                    run = to_agent_run(span)
+                    if run is not None:
+                        runs.append(run)
                     continue
                 cost = self._pricer.price(record)
                 model = cost.priced_model or record.response_model or record.request_model
@@ -87,15 +91,15 @@ class CostExporter(SpanExporter):
             except Exception:
                 self.stats.malformed += 1
                 logger.exception("could not read span %r; it is skipped", getattr(span, "name", None))
-        return priced
+        return priced, runs
 
-    def _write(self, priced: list[tuple[CallRecord, Cost]]) -> bool:
+    def _write(self, priced: list[tuple[CallRecord, Cost]], runs: list[AgentRun]) -> bool:
         plans = self._pricer.take_new_plans()
-        if not priced and not plans:
+        if not priced and not plans and not runs:
             return True
         try:
             store = self._ensure_store()
-            inserted = store.write_batch(priced, plans)
+            inserted = store.write_batch(priced, plans, runs)
         except Exception as exc:
             self.stats.store_failed += len(priced)
             self._report_store_error(exc)

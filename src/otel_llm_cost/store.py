@@ -23,7 +23,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from otel_llm_cost.conventions import CallRecord
+from otel_llm_cost.conventions import AgentRun, CallRecord
 from otel_llm_cost.migrations import migrate
 from otel_llm_cost.pricing import Cost, RatePlan
 
@@ -99,6 +99,19 @@ def calls_to_arrow(rows: Sequence[tuple[CallRecord, Cost]]) -> pa.RecordBatch:
     return pa.RecordBatch.from_pydict(columns)
 
 
+def runs_to_arrow(runs: Sequence[AgentRun]) -> pa.RecordBatch:
+    """Build the Arrow batch for ``llm_agent_runs``."""
+    columns: dict[str, pa.Array] = {}
+    for name in ("trace_id", "span_id", "parent_span_id", "span_name", "service_name", "run_kind", "agent_name",
+                 "conversation_id", "user_id", "status_code"):  # fmt: skip
+        columns[name] = pa.array([getattr(r, name) for r in runs], pa.string())
+    columns["start_time"] = pa.array([r.start_time_ns for r in runs], _TIMESTAMP)
+    columns["end_time"] = pa.array([r.end_time_ns for r in runs], _TIMESTAMP)
+    for name in ("reported_input_tokens", "reported_output_tokens"):
+        columns[name] = pa.array([getattr(r, name) for r in runs], pa.int64())
+    return pa.RecordBatch.from_pydict(columns)
+
+
 def plans_to_arrow(plans: Sequence[RatePlan]) -> pa.RecordBatch:
     """Build the Arrow batch for ``model_prices``."""
 
@@ -149,12 +162,17 @@ class DuckDBStore:
             self.con.close()
             raise
 
-    def write_batch(self, rows: Sequence[tuple[CallRecord, Cost]], plans: Sequence[RatePlan] = ()) -> int:
-        """Insert priced calls (and the rate plans they used) in one transaction.
+    def write_batch(
+        self,
+        rows: Sequence[tuple[CallRecord, Cost]],
+        plans: Sequence[RatePlan] = (),
+        runs: Sequence[AgentRun] = (),
+    ) -> int:
+        """Insert priced calls, the rate plans they used and agent runs, in one transaction.
 
-        Returns the number of new rows; spans already stored are skipped, not duplicated.
+        Returns the number of new ``llm_calls`` rows; spans already stored are skipped, not duplicated.
         """
-        if not rows and not plans:
+        if not rows and not plans and not runs:
             return 0
         con = self.con
         con.execute("BEGIN TRANSACTION")
@@ -164,6 +182,8 @@ class DuckDBStore:
             # row per (trace_id, span_id), also when a batch repeats a span (which copy is not defined).
             if plans:
                 _insert(con, "model_prices", plans_to_arrow(plans))
+            if runs:
+                _insert(con, "llm_agent_runs", runs_to_arrow(runs))
             inserted = _insert(con, "llm_calls", calls_to_arrow(rows)) if rows else 0
             con.execute("COMMIT")
         except BaseException:
