@@ -11,6 +11,15 @@ Each library runs in its own subprocess, so that the instrumentors' monkey patch
     .venv/bin/python tests/record_spans.py traceloop-openai        # one library
     .venv/bin/python tests/record_spans.py --list
 
+Two groups are recorded in other environments, since their packages are not test dependencies:
+
+* ``openai-v2-legacy`` (openai-v2's pre-1.37 ``gen_ai.system`` dialect) needs opentelemetry-util-genai 0.x:
+  ``pip install --no-deps --target /tmp/ug04 opentelemetry-util-genai==0.4b0`` then
+  ``PYTHONPATH=/tmp/ug04 .venv/bin/python tests/record_spans.py openai-v2-legacy``.
+* ``pydantic-ai``, ``logfire``, ``langfuse``: in a venv with ``opentelemetry-sdk==1.45.2 openai==3.54.0
+  anthropic==2.12.0 "pydantic-ai-slim[openai,anthropic]==2.68.0" logfire==5.2.0 langfuse==5.0.4``, run
+  ``VENV/bin/python tests/record_spans.py --python VENV/bin/python pydantic-ai logfire langfuse``.
+
 A fixture holds everything needed to rebuild an ``opentelemetry.sdk.trace.ReadableSpan`` (see
 ``load_spans`` in ``test_instrumentations.py``): name, kind, scope, attributes with their JSON types
 (ints stay ints, floats stay floats, sequences become lists), resource, status, times, ids (hex)
