@@ -134,6 +134,11 @@ AGGREGATED_INPUT_TOKENS: Final = (*INPUT_TOKENS, "gen_ai.aggregated_usage.input_
 AGGREGATED_OUTPUT_TOKENS: Final = (*OUTPUT_TOKENS, "gen_ai.aggregated_usage.output_tokens")
 LANGFUSE_CALL_TYPES: Final = frozenset({"generation", "embedding"})
 
+# Scopes whose streamed calls put the usage on a separate span: Logfire ends the request span when
+# the stream opens and logs "streaming response ... took" with the usage later. Their request span
+# without usage is not the call record (unless it failed: then it is a failed call).
+USAGE_ELSEWHERE_SCOPES: Final = ("logfire.",)
+
 # Instrumentation scopes whose input_tokens leave the cache tokens out, by provider. OpenLIT's
 # Anthropic instrumentor copies Anthropic's own `input_tokens`, which is the uncached part only.
 INPUT_EXCLUDES_CACHE: Final = (("openlit", "anthropic"),)

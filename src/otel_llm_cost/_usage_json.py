@@ -64,37 +64,42 @@ def provider_usage(text: object, provider_id: str | None, model: str | None) -> 
     return None
 
 
-def langfuse_usage(text: object) -> dict[str, int] | None:
-    """Token counts from Langfuse's ``usage_details``, whose keys are disjoint parts of the total.
+def langfuse_usage(text: object, model: str | None) -> dict[str, int] | None:
+    """Token counts from Langfuse's ``usage_details``.
 
-    Langfuse prices each key separately, so ``input`` is the uncached input and cache keys
-    (``cache_read_input_tokens``, ``input_cached_tokens``, ...) are added to it.
+    Two shapes occur. Langfuse's drop-in OpenAI client passes OpenAI's own usage object through
+    (``prompt_tokens`` with nested ``*_details``); genai-prices reads that. Otherwise the keys are
+    Langfuse's, which it prices one by one, so they are disjoint parts: ``input`` is the uncached
+    input, and cache keys (``cache_read_input_tokens``, ``input_cached_tokens``, ...) add to it.
     """
     details = _load(text)
     if details is None:
         return None
-    counts = {"input_tokens": 0, "output_tokens": 0, "cache_read_tokens": 0, "cache_write_tokens": 0,
-              "output_reasoning_tokens": 0}  # fmt: skip
-    seen = False
+    if "prompt_tokens" in details or "completion_tokens" in details:
+        return provider_usage(text, "openai", model)
+    counts: dict[str, int] = {}
+
+    def add(key: str, value: int) -> None:
+        counts[key] = counts.get(key, 0) + value
+
     for key, value in details.items():
         if not isinstance(value, int) or isinstance(value, bool) or value < 0 or key == "total":
             continue
         name = key.lower()
-        seen = True
         if "cache" in name and ("write" in name or "creation" in name):
-            counts["cache_write_tokens"] += value
-            counts["input_tokens"] += value
+            add("cache_write_tokens", value)
+            add("input_tokens", value)
         elif "cache" in name:
-            counts["cache_read_tokens"] += value
-            counts["input_tokens"] += value
+            add("cache_read_tokens", value)
+            add("input_tokens", value)
         elif "reasoning" in name:
-            counts["output_reasoning_tokens"] += value
-            counts["output_tokens"] += value
+            add("output_reasoning_tokens", value)
+            add("output_tokens", value)
         elif name.startswith(("input", "prompt")):
-            counts["input_tokens"] += value
+            add("input_tokens", value)
         elif name.startswith(("output", "completion")):
-            counts["output_tokens"] += value
-    return counts if seen else None
+            add("output_tokens", value)
+    return counts or None
 
 
 def langfuse_total_cost(text: object) -> Decimal | None:

@@ -194,6 +194,15 @@ def to_call_record(span: ReadableSpan) -> CallRecord | None:
     usage = _usage(attributes, errors, provider, response_model or request_model)
     input_tokens, cache_read, cache_write = usage["input"], usage["cache_read"], usage["cache_write"]
     output_tokens, reasoning = usage["output"], usage["reasoning"]
+    status = span.status.status_code if span.status else StatusCode.UNSET
+    if (
+        input_tokens is None
+        and output_tokens is None
+        and status is not StatusCode.ERROR
+        and scope is not None
+        and scope.startswith(d.USAGE_ELSEWHERE_SCOPES)
+    ):
+        return None
 
     # The conventions count cache tokens inside input_tokens. Some libraries report only the
     # uncached part: known ones by scope, the rest when input is smaller than its own cache parts.
@@ -214,7 +223,6 @@ def to_call_record(span: ReadableSpan) -> CallRecord | None:
     elif output_tokens is None and reasoning:
         output_tokens = reasoning
 
-    status = span.status.status_code if span.status else StatusCode.UNSET
     parent = span.parent
     return CallRecord(
         trace_id=format(context.trace_id, "032x"),
@@ -268,7 +276,7 @@ def _usage(
     if d.RAW_PROVIDER_USAGE in attributes:
         from_json = _usage_json.provider_usage(attributes[d.RAW_PROVIDER_USAGE], catalog_provider_id(provider), model)
     if from_json is None and d.LANGFUSE_USAGE_DETAILS in attributes:
-        from_json = _usage_json.langfuse_usage(attributes[d.LANGFUSE_USAGE_DETAILS])
+        from_json = _usage_json.langfuse_usage(attributes[d.LANGFUSE_USAGE_DETAILS], model)
     if from_json is not None:
         keys = {"input": "input_tokens", "output": "output_tokens", "cache_read": "cache_read_tokens",
                 "cache_write": "cache_write_tokens", "cache_write_1h": "cache_write_1h_tokens",
