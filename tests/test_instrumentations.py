@@ -391,8 +391,11 @@ def fake() -> Iterator[Any]:
 @pytest.fixture(scope="module")
 def live(fake: Any, tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Callable[[str], list[Any]]]:
     """Run a library's live cases once (on first use); return a query function for one case's DB."""
-    pytest.importorskip("openai")
-    pytest.importorskip("anthropic")
+    if os.environ.get("CI") != "true":
+        # Locally a developer may lack the instrumentation packages; CI (make test) installs them,
+        # so there a missing package fails instead of skipping the live tests.
+        pytest.importorskip("openai")
+        pytest.importorskip("anthropic")
     done: dict[str, Path] = {}
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_LLM_COST_", "ANTHROPIC_OPEN_TELEMETRY"))}
 
