@@ -115,6 +115,19 @@ def _time_executemany(columns: list[str], rows: list[tuple[Any, ...]], path: Pat
     return elapsed / 1e9
 
 
+def _time_stages(spans: list[ReadableSpan], records: list[CallRecord], pricer: Pricer) -> tuple[float, float]:
+    """Seconds for ``to_call_record`` over every span, and for a warm ``Pricer.price`` over every call."""
+    with gc_paused():
+        start = time.perf_counter_ns()
+        for span in spans:
+            to_call_record(span)
+        middle = time.perf_counter_ns()
+        for record in records:
+            pricer.price(record)
+        end = time.perf_counter_ns()
+    return (middle - start) / 1e9, (end - middle) / 1e9
+
+
 def _time_processor(spans: list[ReadableSpan], path: Path) -> tuple[float, int]:
     store = _fresh_store(path)
     processor = LLMCostSpanProcessor(store=store, max_queue_size=len(spans) + 1, flush_at_exit=False)
@@ -178,34 +191,30 @@ def run(
     seed: int = 3,
 ) -> dict[str, Any]:
     spans = make_spans(spans_count, seed=seed)
-    # Building the inputs doubles as the per-stage breakdown (informational, one measurement).
-    with gc_paused():
-        start = time.perf_counter_ns()
-        maybe_records = [to_call_record(span) for span in spans]
-        normalise_ns = time.perf_counter_ns() - start
-    records = [record for record in maybe_records if record is not None]
+    records = [record for record in (to_call_record(span) for span in spans) if record is not None]
     if len(records) != len(spans):
         raise RuntimeError("the workload must consist of provider calls only")
     pricer = Pricer()
-    for record in records:  # warm: each (provider, model, day) resolved once
-        pricer.price(record)
-    with gc_paused():
-        start = time.perf_counter_ns()
-        priced: Priced = [(record, pricer.price(record)) for record in records]
-        price_ns = time.perf_counter_ns() - start
+    priced: Priced = [(record, pricer.price(record)) for record in records]  # warm from here on
     columns, rows = baseline_rows(priced[:baseline_count])
 
     extra = [f"export@{size}" for size in extra_batch_sizes]
     measurements = ["executemany", "export", "write_batch", *extra, *(["processor"] if with_processor else [])]
     paths = {name: db_dir / f"ingest-{name.replace('@', '-')}.duckdb" for name in measurements}
-    seconds: dict[str, list[float]] = {name: [] for name in [*measurements, "arrow"]}
+    seconds: dict[str, list[float]] = {name: [] for name in [*measurements, "arrow", "normalise", "price"]}
     ratios: dict[str, list[float]] = {name: [] for name in measurements if name != "executemany"}
+    measurements.append("stages")  # to_call_record and Pricer.price alone, for the breakdown
     stored: dict[str, int] = {}
     for index in range(rounds):
         shift = index % len(measurements)
         for name in measurements[shift:] + measurements[:shift]:
             if name == "executemany":
                 seconds[name].append(_time_executemany(columns, rows, paths[name]))
+                continue
+            if name == "stages":
+                normalise_s, price_s = _time_stages(spans, records, pricer)
+                seconds["normalise"].append(normalise_s)
+                seconds["price"].append(price_s)
                 continue
             if name == "write_batch":
                 elapsed, stored[name] = _time_write_batch(priced, batch_size, paths[name])
@@ -248,15 +257,15 @@ def run(
             export_s=median(seconds["export"]),
             write_batch_s=median(seconds["write_batch"]),
             arrow_s=median(seconds["arrow"]),
-            normalise_s=normalise_ns / 1e9,
-            price_s=price_ns / 1e9,
+            normalise_s=median(seconds["normalise"]),
+            price_s=median(seconds["price"]),
             count=spans_count,
         ),
         # The same calls must land as the same rows whichever way they were inserted.
         "identity": {"executemany_vs_write_batch": _compare_tables(paths["write_batch"], paths["executemany"], True)},
     }
     for name in measurements:
-        if name not in ("executemany", "write_batch"):
+        if name not in ("executemany", "write_batch", "stages"):
             result["identity"][f"{name}_vs_write_batch"] = _compare_tables(paths["write_batch"], paths[name], False)
     if with_processor:
         result["processor_spans_per_s"] = rate("processor", spans_count)

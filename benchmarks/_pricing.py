@@ -22,6 +22,7 @@ from otel_llm_cost.conventions import CallRecord, to_call_record
 from otel_llm_cost.pricing import Pricer
 
 _PRICE_PROVIDER = {spec.request_model: spec.price_provider for spec in MODELS}
+_CHUNK = 100
 
 
 @dataclass(frozen=True)
@@ -111,23 +112,29 @@ def run(*, inputs: int, rounds: int, pricer_repeats: int, seed: int = 4) -> dict
     ratios: list[float] = []
     price = pricer.price
     for _, baseline_first in interleaved(rounds):
-        measured: dict[str, float] = {}
-        for side in ("baseline", "candidate") if baseline_first else ("candidate", "baseline"):
-            with gc_paused():
-                if side == "baseline":
+        # Alternate in chunks of _CHUNK inputs (A B B A ...): a burst of noise from a neighbour
+        # lands on both sides instead of on whichever happened to be running.
+        theirs_ns = ours_ns = 0
+        with gc_paused():
+            for chunk_index, offset in enumerate(range(0, len(records), _CHUNK)):
+                chunk_records = records[offset : offset + _CHUNK]
+                chunk_references = references[offset : offset + _CHUNK]
+                for side in (
+                    ("baseline", "candidate") if (chunk_index % 2 == 0) == baseline_first else ("candidate", "baseline")
+                ):
                     start = time.perf_counter_ns()
-                    for reference in references:
-                        _calc_price(reference)
-                    measured[side] = (time.perf_counter_ns() - start) / len(references) / 1000
-                else:
-                    start = time.perf_counter_ns()
-                    for _ in range(pricer_repeats):
-                        for record in records:
-                            price(record)
-                    measured[side] = (time.perf_counter_ns() - start) / (len(records) * pricer_repeats) / 1000
-        theirs_us.append(measured["baseline"])
-        ours_us.append(measured["candidate"])
-        ratios.append(measured["baseline"] / measured["candidate"])
+                    if side == "baseline":
+                        for reference in chunk_references:
+                            _calc_price(reference)
+                        theirs_ns += time.perf_counter_ns() - start
+                    else:
+                        for _ in range(pricer_repeats):
+                            for record in chunk_records:
+                                price(record)
+                        ours_ns += time.perf_counter_ns() - start
+        theirs_us.append(theirs_ns / len(references) / 1000)
+        ours_us.append(ours_ns / (len(records) * pricer_repeats) / 1000)
+        ratios.append(theirs_us[-1] / ours_us[-1])
 
     return {
         "inputs": len(records),
