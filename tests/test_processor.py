@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from conftest import chat_attributes, query
+from opentelemetry import baggage, context
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from opentelemetry.sdk.trace.sampling import ALWAYS_OFF
@@ -304,3 +305,23 @@ def test_normal_exit_flushes_everything(db_path: str, ending: str) -> None:
     script = textwrap.dedent(EXIT_SCRIPT.format(ending=ending))
     subprocess.run([sys.executable, "-c", script, db_path], check=False, timeout=60)
     assert query(db_path, "SELECT count(*) FROM llm_calls") == [(250,)]
+
+
+def test_baggage_names_the_user_session_and_customer(traced: Traced, db_path: str) -> None:
+    provider, processor = traced
+    ctx = baggage.set_baggage("user.id", "u-from-baggage")
+    ctx = baggage.set_baggage("session.id", "s-9", ctx)
+    ctx = baggage.set_baggage("customer.id", "acme", ctx)
+    token = context.attach(ctx)
+    try:
+        tracer = provider.get_tracer("t")
+        with tracer.start_as_current_span("chat", attributes=chat_attributes()):
+            pass
+        # the span's own attribute wins over baggage
+        with tracer.start_as_current_span("chat", attributes=chat_attributes(user__id="u-attr")):
+            pass
+    finally:
+        context.detach(token)
+    processor.force_flush()
+    rows = query(db_path, "SELECT user_id, conversation_id, customer_id FROM llm_calls ORDER BY user_id")
+    assert rows == [("u-attr", "s-9", "acme"), ("u-from-baggage", "s-9", "acme")]

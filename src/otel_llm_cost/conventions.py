@@ -177,9 +177,14 @@ def is_provider_call(attributes: Mapping[str, Any]) -> bool:
     return any(name in attributes for name in (*d.INPUT_TOKENS, *d.OUTPUT_TOKENS, *d.REQUEST_MODEL, *d.RESPONSE_MODEL))
 
 
-def to_call_record(span: ReadableSpan) -> CallRecord | None:
-    """Normalise one finished span; ``None`` when it is not a provider call."""
+def to_call_record(span: ReadableSpan, baggage: Mapping[str, object] | None = None) -> CallRecord | None:
+    """Normalise one finished span; ``None`` when it is not a provider call.
+
+    ``baggage`` is the OTel baggage current when the span ended: user, session and customer ids
+    the app put there fill in what the span's own attributes leave out.
+    """
     attributes: Mapping[str, Any] = span.attributes or {}
+    baggage = baggage or {}
     context = span.context
     if context is None or not is_provider_call(attributes):
         return None
@@ -243,8 +248,10 @@ def to_call_record(span: ReadableSpan) -> CallRecord | None:
         cache_read_tokens=cache_read,
         cache_write_tokens=cache_write,
         reasoning_tokens=reasoning,
-        user_id=_first_text(attributes, d.USER_ID) or _first_text(resource, d.USER_ID),
-        conversation_id=_first_text(attributes, d.CONVERSATION_ID),
+        user_id=_first_text(attributes, d.USER_ID)
+        or _first_text(baggage, d.USER_ID)
+        or _first_text(resource, d.USER_ID),
+        conversation_id=_first_text(attributes, d.CONVERSATION_ID) or _first_text(baggage, d.CONVERSATION_ID),
         agent_name=_first_text(attributes, d.AGENT_NAME),
         status_code=status.name,
         error_type=_first_text(attributes, (a.ERROR_TYPE,)),
@@ -252,7 +259,7 @@ def to_call_record(span: ReadableSpan) -> CallRecord | None:
         usage_error="; ".join(errors) or None,
         input_excluded_cache=input_excluded_cache,
         cache_write_1h_tokens=usage["cache_write_1h"],
-        customer_id=_first_text(attributes, d.CUSTOMER_ID),
+        customer_id=_first_text(attributes, d.CUSTOMER_ID) or _first_text(baggage, d.CUSTOMER_ID),
         scope_name=_text(scope) if scope else None,
         reported_cost_error="; ".join(cost_errors) or None,
     )
@@ -338,7 +345,7 @@ def _first_count(attributes: Mapping[str, Any], names: tuple[str, ...], errors: 
     return None
 
 
-def _first_text(attributes: Mapping[str, Any], names: tuple[str, ...]) -> str | None:
+def _first_text(attributes: Mapping[str, object], names: tuple[str, ...]) -> str | None:
     for name in names:
         value = attributes.get(name)
         if value is not None:

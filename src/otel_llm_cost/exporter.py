@@ -13,6 +13,8 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from opentelemetry import baggage
+from opentelemetry.context import Context
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
@@ -66,18 +68,27 @@ class CostExporter(SpanExporter):
         self.stats = ExportStats()
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        """Price, store and forward a batch (the ``SpanExporter`` interface: no baggage known)."""
+        return self.export_with_context([(span, None) for span in spans])
+
+    def export_with_context(self, items: Sequence[tuple[ReadableSpan, Context | None]]) -> SpanExportResult:
+        """Like :meth:`export`, for spans paired with the context current when they ended, whose
+        baggage can name the user, session or customer."""
+        spans = [span for span, _ in items]
         with self._lock:
-            priced, runs = self._price(spans)
+            priced, runs = self._price(items)
             stored_ok = self._write(priced, runs)
             forwarded_ok = self._forward(spans)
         return SpanExportResult.SUCCESS if stored_ok and forwarded_ok else SpanExportResult.FAILURE
 
-    def _price(self, spans: Sequence[ReadableSpan]) -> tuple[list[tuple[CallRecord, Cost]], list[AgentRun]]:
+    def _price(
+        self, items: Sequence[tuple[ReadableSpan, Context | None]]
+    ) -> tuple[list[tuple[CallRecord, Cost]], list[AgentRun]]:
         priced: list[tuple[CallRecord, Cost]] = []
         runs: list[AgentRun] = []
-        for span in spans:
+        for span, context in items:
             try:
-                record = to_call_record(span)
+                record = to_call_record(span, baggage.get_all(context) if context is not None else None)
                 if record is None:
                     self.stats.not_calls += 1
                     run = to_agent_run(span)

@@ -25,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from opentelemetry.context import Context
+from opentelemetry.context import Context, get_current
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 from opentelemetry.sdk.trace.export import SpanExporter
 
@@ -120,7 +120,7 @@ class LLMCostSpanProcessor(SpanProcessor):
         opener: DuckDBStore | Callable[[], DuckDBStore] = store if store is not None else lambda: DuckDBStore(db or "")
         self.exporter = CostExporter(opener, pricer=pricer, forward_to=forward_to)
 
-        self._queue: deque[ReadableSpan] = deque()
+        self._queue: deque[tuple[ReadableSpan, Context]] = deque()
         self._closed = False
         self._dropped_queue_full = 0
         self._processed = 0
@@ -155,7 +155,9 @@ class LLMCostSpanProcessor(SpanProcessor):
                 if first:
                     logger.warning("LLM cost queue is full (%d spans); dropping and counting", self._max_queue_size)
                 return
-            queue.append(span)
+            # The context current at end() is the caller's, so it carries the baggage the app set
+            # around the call (user.id, session.id, ...); the worker reads it from there.
+            queue.append((span, get_current()))
             if len(queue) >= self._max_batch_size and not self._wake.is_set():
                 self._wake.set()
         except Exception:  # e.g. a span without attributes or context; the SDK would re-raise it into span.end()
@@ -238,7 +240,7 @@ class LLMCostSpanProcessor(SpanProcessor):
             batch = [queue.popleft() for _ in range(min(self._max_batch_size, len(queue)))]
             self._processed += len(batch)
             try:
-                self.exporter.export(batch)
+                self.exporter.export_with_context(batch)
             except Exception:  # pragma: no cover - CostExporter.export does not raise
                 logger.exception("exporting %d LLM spans failed", len(batch))
 
