@@ -9,8 +9,10 @@ from __future__ import annotations
 from importlib.metadata import version as _metadata_version
 
 from otel_llm_cost.exporter import CostExporter
+from otel_llm_cost.migrations import migrate
+from otel_llm_cost.pricing import Pricer
 from otel_llm_cost.processor import LLMCostSpanProcessor
 from otel_llm_cost.store import DuckDBStore
 
 __version__ = _metadata_version("otel_llm_cost")
-__all__ = ("LLMCostSpanProcessor", "CostExporter", "DuckDBStore", "__version__")
+__all__ = ("LLMCostSpanProcessor", "CostExporter", "DuckDBStore", "Pricer", "migrate", "__version__")
