@@ -81,6 +81,23 @@ def test_different_tokens_or_models_are_different_calls() -> None:
     assert detector.original_of(call("3" * 16, scope_name="other"), "another-model") is None
 
 
+def test_each_scope_claims_an_original_once() -> None:
+    # Two real calls with equal usage, each reported by two libraries: two originals, two duplicates.
+    detector = DuplicateDetector()
+    assert detector.original_of(call("a1" * 8, scope_name="A"), "m") is None
+    assert detector.original_of(call("b1" * 8, scope_name="B"), "m") == ("a" * 32, "a1" * 8)
+    assert detector.original_of(call("b2" * 8, scope_name="B"), "m") is None  # B's second call is a call
+    assert detector.original_of(call("a2" * 8, scope_name="A"), "m") == ("a" * 32, "b2" * 8)
+
+
+def test_many_look_alike_calls_from_one_scope_stay_bounded() -> None:
+    detector = DuplicateDetector()
+    for i in range(1000):
+        assert detector.original_of(call(f"{i:016x}"), "m") is None  # same scope: never duplicates
+    [scopes] = detector._by_content.values()
+    assert len(scopes["opentelemetry.instrumentation.anthropic"]) == 8
+
+
 def test_memory_is_bounded() -> None:
     detector = DuplicateDetector(max_entries=10)
     for i in range(100):

@@ -18,15 +18,16 @@ milliseconds of each other, so a window of minutes is plenty and memory stays bo
 
 from __future__ import annotations
 
-from collections import OrderedDict
-from dataclasses import dataclass
+from collections import OrderedDict, deque
+from dataclasses import dataclass, field
 
 from otel_llm_cost.conventions import CallRecord
 
 _ADJACENT_NS = 1_000_000_000  # intervals closer than 1 s count as adjacent (clock skew, SDK overhead)
+_PER_SCOPE = 8  # equal-usage calls remembered per (content, scope); a scan never goes past this
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class _Seen:
     trace_id: str
     span_id: str
@@ -34,6 +35,8 @@ class _Seen:
     response_id: str | None
     start_ns: int
     end_ns: int
+    # Scopes that already matched this call: one scope's second equal-usage call is a second call.
+    claimed_by: set[str | None] = field(default_factory=set)
 
 
 def _content_key(record: CallRecord, model: str | None) -> tuple[object, ...] | None:
@@ -55,7 +58,9 @@ class DuplicateDetector:
         self._window_ns = int(window_seconds * 1e9)
         self._max_entries = max_entries
         self._by_response_id: OrderedDict[str, _Seen] = OrderedDict()
-        self._by_content: OrderedDict[tuple[object, ...], list[_Seen]] = OrderedDict()
+        # Content key -> scope -> that scope's latest original calls with this usage. Bounded per
+        # scope, so many look-alike calls (fixed-size prompts, embedding chunks) cost O(1) each.
+        self._by_content: OrderedDict[tuple[object, ...], dict[str | None, deque[_Seen]]] = OrderedDict()
         self._newest_ns = 0
 
     def original_of(self, record: CallRecord, model: str | None) -> tuple[str, str] | None:
@@ -67,18 +72,27 @@ class DuplicateDetector:
         self._newest_ns = max(self._newest_ns, record.end_time_ns)
         content = _content_key(record, model)
         original = self._match(record, content)
-        # Remember this span under the *original's* identity so a third report joins the first.
-        trace_id, span_id = (original.trace_id, original.span_id) if original else (record.trace_id, record.span_id)
-        response_id = record.response_id or (original.response_id if original else None)
-        seen = _Seen(trace_id, span_id, record.scope_name, response_id, record.start_time_ns, record.end_time_ns)
+        if original is not None:
+            original.claimed_by.add(record.scope_name)
+            if record.response_id:
+                # A later report carrying this id joins the original too.
+                self._remember_id(record.response_id, original)
+            self._evict()
+            return original.trace_id, original.span_id
+        seen = _Seen(record.trace_id, record.span_id, record.scope_name, record.response_id,
+                     record.start_time_ns, record.end_time_ns)  # fmt: skip
         if record.response_id:
-            self._by_response_id[record.response_id] = seen
-            self._by_response_id.move_to_end(record.response_id)
+            self._remember_id(record.response_id, seen)
         if content is not None:
-            self._by_content.setdefault(content, []).append(seen)
+            scopes = self._by_content.setdefault(content, {})
+            scopes.setdefault(record.scope_name, deque(maxlen=_PER_SCOPE)).append(seen)
             self._by_content.move_to_end(content)
         self._evict()
-        return None if original is None else (original.trace_id, original.span_id)
+        return None
+
+    def _remember_id(self, response_id: str, seen: _Seen) -> None:
+        self._by_response_id[response_id] = seen
+        self._by_response_id.move_to_end(response_id)
 
     def _match(self, record: CallRecord, content: tuple[object, ...] | None) -> _Seen | None:
         if record.response_id:
@@ -87,16 +101,17 @@ class DuplicateDetector:
                 return same_id
         if content is None:
             return None
-        for candidate in self._by_content.get(content, ()):
-            if (candidate.trace_id, candidate.span_id) == (record.trace_id, record.span_id):
-                continue  # the same span delivered twice is a replay, handled by the store's key
-            if candidate.response_id and record.response_id and candidate.response_id != record.response_id:
-                continue  # two different response ids are never one call
-            if candidate.scope == record.scope_name:
+        for scope, candidates in self._by_content.get(content, {}).items():
+            if scope == record.scope_name:
                 continue  # one instrumentation does not report a call twice; equal usage is a coincidence
-            if (record.start_time_ns <= candidate.end_ns + _ADJACENT_NS
-                    and candidate.start_ns <= record.end_time_ns + _ADJACENT_NS):  # fmt: skip
-                return candidate
+            for candidate in reversed(candidates):
+                if record.scope_name in candidate.claimed_by:
+                    continue  # this scope already has its report of that call
+                if candidate.response_id and record.response_id and candidate.response_id != record.response_id:
+                    continue  # two different response ids are never one call
+                if (record.start_time_ns <= candidate.end_ns + _ADJACENT_NS
+                        and candidate.start_ns <= record.end_time_ns + _ADJACENT_NS):  # fmt: skip
+                    return candidate
         return None
 
     def _evict(self) -> None:
@@ -104,7 +119,9 @@ class DuplicateDetector:
         by_id, by_content, limit = self._by_response_id, self._by_content, self._max_entries
         while by_id and (len(by_id) > limit or next(iter(by_id.values())).end_ns < horizon):
             by_id.popitem(last=False)
-        while by_content and (
-            len(by_content) > limit or max(seen.end_ns for seen in next(iter(by_content.values()))) < horizon
-        ):
+        while by_content and (len(by_content) > limit or _newest_end(next(iter(by_content.values()))) < horizon):
             by_content.popitem(last=False)
+
+
+def _newest_end(scopes: dict[str | None, deque[_Seen]]) -> int:
+    return max(seen[-1].end_ns for seen in scopes.values())
