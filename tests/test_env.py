@@ -22,7 +22,7 @@ def make(**kwargs: object) -> LLMCostSpanProcessor:
 def test_defaults() -> None:
     processor = make()
     assert processor.db_path == DEFAULT_DB_PATH
-    assert (processor._max_queue_size, processor._max_batch_size, processor._delay_s) == (8192, 1024, 1.0)
+    assert (processor._max_queue_size, processor._max_batch_size, processor._delay_s) == (8192, 4096, 1.0)
 
 
 def test_environment_is_used_when_no_argument_is_given(tmp_path: Path) -> None:

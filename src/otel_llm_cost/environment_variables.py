@@ -29,7 +29,7 @@ OTEL_LLM_COST_MAX_BATCH_SIZE: Final = "OTEL_LLM_COST_MAX_BATCH_SIZE"
 """
 .. envvar:: OTEL_LLM_COST_MAX_BATCH_SIZE
 
-Most spans priced and written in one DuckDB transaction. Default: 1024. Argument: ``max_batch_size``.
+Most spans priced and written in one DuckDB transaction. Default: 4096. Argument: ``max_batch_size``.
 """
 
 OTEL_LLM_COST_SCHEDULE_DELAY_MILLIS: Final = "OTEL_LLM_COST_SCHEDULE_DELAY_MILLIS"

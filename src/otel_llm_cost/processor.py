@@ -82,7 +82,9 @@ class LLMCostSpanProcessor(SpanProcessor):
         forward_to: a ``SpanExporter`` that also receives the LLM spans (for example OTLP).
         pricer: a :class:`Pricer` to use; by default one over genai-prices' bundled catalog.
         max_queue_size: spans held before dropping; :envvar:`OTEL_LLM_COST_MAX_QUEUE_SIZE`, 8192.
-        max_batch_size: spans per DuckDB transaction; :envvar:`OTEL_LLM_COST_MAX_BATCH_SIZE`, 1024.
+        max_batch_size: most spans per DuckDB transaction; :envvar:`OTEL_LLM_COST_MAX_BATCH_SIZE`, 4096.
+            The worker wakes once 1024 spans (or this many, if fewer) are queued, and then writes
+            up to this many per transaction: a transaction's fixed cost is milliseconds.
         schedule_delay_millis: longest wait before a queued span is written;
             :envvar:`OTEL_LLM_COST_SCHEDULE_DELAY_MILLIS`, 1000.
         flush_at_exit: flush and close at interpreter exit (default True).
@@ -110,8 +112,9 @@ class LLMCostSpanProcessor(SpanProcessor):
             "max_queue_size", max_queue_size, env.OTEL_LLM_COST_MAX_QUEUE_SIZE, 8192
         )
         self._max_batch_size = _settings.positive_int(
-            "max_batch_size", max_batch_size, env.OTEL_LLM_COST_MAX_BATCH_SIZE, 1024
+            "max_batch_size", max_batch_size, env.OTEL_LLM_COST_MAX_BATCH_SIZE, 4096
         )
+        self._wake_at = min(1024, self._max_batch_size)
         delay_millis = _settings.positive_int(
             "schedule_delay_millis", schedule_delay_millis, env.OTEL_LLM_COST_SCHEDULE_DELAY_MILLIS, 1000
         )
@@ -158,7 +161,7 @@ class LLMCostSpanProcessor(SpanProcessor):
             # The context current at end() is the caller's, so it carries the baggage the app set
             # around the call (user.id, session.id, ...); the worker reads it from there.
             queue.append((span, get_current()))
-            if len(queue) >= self._max_batch_size and not self._wake.is_set():
+            if len(queue) >= self._wake_at and not self._wake.is_set():
                 self._wake.set()
         except Exception:  # e.g. a span without attributes or context; the SDK would re-raise it into span.end()
             pass
