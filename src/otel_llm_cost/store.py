@@ -72,6 +72,15 @@ def _money(value: Decimal | None) -> Decimal | None:
     return None
 
 
+def _money_array(values: list[Decimal | None]) -> pa.Array:
+    """A DECIMAL(38, 18) column. Nearly every cost already fits exactly, so try that first (one
+    C call); pyarrow refuses anything that would lose digits, and only then is each value rounded."""
+    try:
+        return pa.array(values, MONEY)
+    except (pa.ArrowInvalid, ArithmeticError):
+        return pa.array([_money(v) for v in values], MONEY)
+
+
 def calls_to_arrow(rows: Sequence[tuple[CallRecord, Cost]]) -> pa.RecordBatch:
     """Build the Arrow batch for ``llm_calls``; column names match the table's."""
     records = [r for r, _ in rows]
@@ -91,11 +100,11 @@ def calls_to_arrow(rows: Sequence[tuple[CallRecord, Cost]]) -> pa.RecordBatch:
     columns["is_duplicate"] = pa.array([r.duplicate_of is not None for r in records], pa.bool_())
     columns["duplicate_of_trace_id"] = pa.array([r.duplicate_of and r.duplicate_of[0] for r in records], pa.string())
     columns["duplicate_of_span_id"] = pa.array([r.duplicate_of and r.duplicate_of[1] for r in records], pa.string())
-    columns["reported_cost_usd"] = pa.array([_money(r.reported_cost_usd) for r in records], MONEY)
+    columns["reported_cost_usd"] = _money_array([r.reported_cost_usd for r in records])
     for name in _COST_TEXT_COLUMNS:
         columns[name] = pa.array([getattr(c, name) for c in costs], pa.string())
     for name in _MONEY_COLUMNS:
-        columns[name] = pa.array([_money(getattr(c, name)) for c in costs], MONEY)
+        columns[name] = _money_array([getattr(c, name) for c in costs])
     return pa.RecordBatch.from_pydict(columns)
 
 
