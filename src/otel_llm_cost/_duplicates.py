@@ -62,6 +62,7 @@ class DuplicateDetector:
         # scope, so many look-alike calls (fixed-size prompts, embedding chunks) cost O(1) each.
         self._by_content: OrderedDict[tuple[object, ...], dict[str | None, deque[_Seen]]] = OrderedDict()
         self._newest_ns = 0
+        self._calls = 0
 
     def original_of(self, record: CallRecord, model: str | None) -> tuple[str, str] | None:
         """Return ``(trace_id, span_id)`` of the call this record repeats, or None if it is new.
@@ -115,6 +116,13 @@ class DuplicateDetector:
         return None
 
     def _evict(self) -> None:
+        self._calls += 1
+        if (
+            self._calls % 256
+            and len(self._by_content) <= self._max_entries
+            and len(self._by_response_id) <= (self._max_entries)
+        ):
+            return  # the time horizon moves slowly: checking it every 256 calls is plenty
         horizon = self._newest_ns - self._window_ns
         by_id, by_content, limit = self._by_response_id, self._by_content, self._max_entries
         while by_id and (len(by_id) > limit or next(iter(by_id.values())).end_ns < horizon):
