@@ -19,12 +19,13 @@ milliseconds of each other, so a window of minutes is plenty and memory stays bo
 from __future__ import annotations
 
 from collections import OrderedDict, deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from otel_llm_cost.conventions import CallRecord
 
 _ADJACENT_NS = 1_000_000_000  # intervals closer than 1 s count as adjacent (clock skew, SDK overhead)
 _PER_SCOPE = 8  # equal-usage calls remembered per (content, scope); a scan never goes past this
+_NO_SCOPES: dict[str | None, deque[_Seen]] = {}
 
 
 @dataclass(slots=True)
@@ -36,7 +37,8 @@ class _Seen:
     start_ns: int
     end_ns: int
     # Scopes that already matched this call: one scope's second equal-usage call is a second call.
-    claimed_by: set[str | None] = field(default_factory=set)
+    # None until the first match (most calls are never repeated; no set is built for them).
+    claimed_by: set[str | None] | None = None
 
 
 def _content_key(record: CallRecord, model: str | None) -> tuple[object, ...] | None:
@@ -74,6 +76,8 @@ class DuplicateDetector:
         content = _content_key(record, model)
         original = self._match(record, content)
         if original is not None:
+            if original.claimed_by is None:
+                original.claimed_by = set()
             original.claimed_by.add(record.scope_name)
             if record.response_id:
                 # A later report carrying this id joins the original too.
@@ -85,15 +89,23 @@ class DuplicateDetector:
         if record.response_id:
             self._remember_id(record.response_id, seen)
         if content is not None:
-            scopes = self._by_content.setdefault(content, {})
-            scopes.setdefault(record.scope_name, deque(maxlen=_PER_SCOPE)).append(seen)
-            self._by_content.move_to_end(content)
+            scopes = self._by_content.get(content)
+            if scopes is None:
+                scopes = self._by_content[content] = {}
+            else:
+                self._by_content.move_to_end(content)
+            recent = scopes.get(record.scope_name)
+            if recent is None:
+                recent = scopes[record.scope_name] = deque(maxlen=_PER_SCOPE)
+            recent.append(seen)
         self._evict()
         return None
 
     def _remember_id(self, response_id: str, seen: _Seen) -> None:
-        self._by_response_id[response_id] = seen
-        self._by_response_id.move_to_end(response_id)
+        by_id = self._by_response_id
+        if response_id in by_id:
+            by_id.move_to_end(response_id)
+        by_id[response_id] = seen
 
     def _match(self, record: CallRecord, content: tuple[object, ...] | None) -> _Seen | None:
         if record.response_id:
@@ -102,11 +114,11 @@ class DuplicateDetector:
                 return same_id
         if content is None:
             return None
-        for scope, candidates in self._by_content.get(content, {}).items():
+        for scope, candidates in self._by_content.get(content, _NO_SCOPES).items():
             if scope == record.scope_name:
                 continue  # one instrumentation does not report a call twice; equal usage is a coincidence
             for candidate in reversed(candidates):
-                if record.scope_name in candidate.claimed_by:
+                if candidate.claimed_by is not None and record.scope_name in candidate.claimed_by:
                     continue  # this scope already has its report of that call
                 if candidate.response_id and record.response_id and candidate.response_id != record.response_id:
                     continue  # two different response ids are never one call
