@@ -8,7 +8,9 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from genai_prices import Usage, calc_price
 
+from otel_llm_cost import pricing
 from otel_llm_cost.conventions import CallRecord
 from otel_llm_cost.pricing import INVALID_USAGE, NO_MODEL, NO_USAGE, PRICED, UNKNOWN_MODEL, Pricer
 
@@ -145,3 +147,61 @@ def test_reported_cost_is_kept_and_counts_only_when_we_cannot_price() -> None:
     assert (unknown.cost_usd, unknown.cost_source, unknown.computed_cost_usd) == (reported, "reported", None)
     known = Pricer().price(record(reported_cost_usd=reported))
     assert (known.cost_usd, known.cost_source) == (Decimal("0.75"), "computed")
+
+
+def test_a_per_request_fee_is_charged_once_per_call_even_without_tokens() -> None:
+    pricer = Pricer()
+    # perplexity sonar: $1/M in, $1/M out, $12 per thousand requests
+    cost = pricer.price(record(provider="perplexity", request_model="sonar", input_tokens=1000, output_tokens=1000))
+    assert (cost.input_cost_usd, cost.output_cost_usd) == (Decimal("0.001"), Decimal("0.001"))
+    assert (cost.other_cost_usd, cost.cost_usd) == (Decimal("0.012"), Decimal("0.014"))
+    empty = pricer.price(record(provider="perplexity", request_model="sonar", input_tokens=0, output_tokens=0))
+    assert (empty.pricing_status, empty.cost_usd, empty.output_cost_usd) == (PRICED, Decimal("0.012"), 0)
+
+
+def test_counts_past_28_digits_round_exactly_as_calc_price() -> None:
+    # rate * count overflows the 28-digit context here, so every product and sum rounds: the
+    # per-token rates and the summation order must still give calc_price's value to the last digit.
+    usage = {"input_tokens": 987654321098765432109876543, "cache_read_tokens": 123456789012345678901234567,
+             "cache_write_tokens": 234567890123456789012345678, "output_tokens": 876543210987654321098765431,
+             "output_reasoning_tokens": 765432109876543210987654321}  # fmt: skip
+    pricer = Pricer()
+    models = [("anthropic", "claude-sonnet-4-5"), ("openai", "gpt-4o-mini"), ("google", "gemini-2.5-pro")]
+    for provider, model in models:
+        cost = pricer.price(record(provider=provider, request_model=model, input_tokens=usage["input_tokens"],
+                                   output_tokens=usage["output_tokens"], cache_read_tokens=usage["cache_read_tokens"],
+                                   cache_write_tokens=usage["cache_write_tokens"],
+                                   reasoning_tokens=usage["output_reasoning_tokens"]))  # fmt: skip
+        expected = calc_price(Usage(**usage), model, provider_id=provider, genai_request_timestamp=NOV_2026)
+        assert cost.computed_cost_usd == expected.total_price, model
+        assert cost.output_cost_usd == expected.output_price, model
+
+
+def test_rates_are_divided_per_token_only_when_that_is_exact() -> None:
+    units = pricing._REGISTRY.units
+    # per a million tokens: stored per token, no division left per span
+    assert pricing._cost_step(units["input_tokens"], Decimal("2.5"))[1:] == (Decimal("2.5E-6"), None, None)
+    # per hour of audio (3600 s): 1/3600 is no finite decimal, so rate * count / per stays per span
+    assert pricing._cost_step(units["audio_seconds"], Decimal("0.1"))[1:] == (Decimal("0.1"), None, 3600)
+
+
+def test_the_span_cache_changes_no_result_and_hands_each_plan_over_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = [
+        record(datetime(2025, 6, day, hour, tzinfo=timezone.utc), provider=provider, request_model=model,
+               response_model=response)
+        for day in (8, 9, 10, 11)
+        for hour in (1, 20)
+        for provider, model, response in [("openai", "o3", None), ("openai", "gpt-4o", "GPT-4O-MINI"),
+                                          ("azure.ai.openai", "gpt-4o", "prod-chat"), ("acme", "acme-llm", None),
+                                          ("deepseek", "deepseek-chat", None)]
+    ]  # fmt: skip
+    uncached = []
+    for call in calls:  # a fresh Pricer per call: nothing cached
+        uncached.append(dataclasses.asdict(Pricer().price(call)))
+    monkeypatch.setattr(pricing, "_SPAN_CACHE_SIZE", 3)  # start afresh every few entries
+    pricer = Pricer()
+    for _ in range(2):
+        assert [dataclasses.asdict(pricer.price(call)) for call in calls] == uncached
+    plans = pricer.take_new_plans()
+    assert len(plans) == len({p.price_id for p in plans}) == len({c["price_id"] for c in uncached} - {None})
+    assert pricer.take_new_plans() == []

@@ -7,6 +7,10 @@ priced unit, which more specific priced units must be subtracted from it. Per sp
 few integer subtractions and Decimal multiplications. ``tests/test_pricing_differential.py`` checks
 that the result equals ``calc_price`` to the last digit.
 
+The per-span path is kept to ~2 µs: one dict lookup keyed on the span's own strings and day finds
+the plan (bypassing model matching), each rate is stored per token so a unit costs one Decimal
+multiplication, and units no span can report (audio, web searches, ...) are dropped from the plan.
+
 Rules (see DESIGN.md): an unpriceable call gets ``cost_usd=None`` and a status saying why, never 0;
 prices are taken at the span's start time; reasoning tokens are output tokens.
 """
@@ -17,7 +21,7 @@ import hashlib
 import logging
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
-from decimal import Decimal
+from decimal import Context, Decimal, DecimalException, Inexact, Rounded
 from typing import Final
 
 import genai_prices
@@ -46,8 +50,20 @@ PRICE_ERROR: Final = "price_error"
 COMPUTED: Final = "computed"
 REPORTED: Final = "reported"
 
-# Usage keys we fill from a CallRecord; every other unit in the catalog counts as 0 for us.
+# Usage keys we fill from a CallRecord, as indexes into the counts tuple built in _apply; every
+# other unit in the catalog counts as 0 for us (_ZERO_COUNT), except the per-request fee (_ONE_COUNT).
+_COUNT_SOURCE: Final = {key: i for i, key in enumerate(("input_tokens", "cache_read_tokens", "cache_write_tokens",
+                        "output_tokens", "cache_write_1h_tokens", "output_reasoning_tokens"))}  # fmt: skip
+_ONE_COUNT: Final = 6
+_ZERO_COUNT: Final = 7
+# Cost columns, as indexes into the sums _apply returns (0 is the total).
+_KIND_INDEX: Final = {"input": 1, "cache_read": 2, "cache_write": 3, "output": 4, "other": 5}
 _KIND_BY_TOKEN_TYPE: Final = {"cache_read": "cache_read", "cache_write": "cache_write"}
+# Dividing a rate by its unit's ``per`` (a power of ten) is exact; this context proves it per rate.
+_EXACT: Final = Context(prec=100, traps=[Inexact, Rounded])
+# Span-key cache entries kept before starting afresh (one per provider, model pair and day).
+_SPAN_CACHE_SIZE: Final = 4096
+_ZERO: Final = Decimal(0)
 
 
 def _kind(unit: UnitDef) -> str:
@@ -60,15 +76,14 @@ def _kind(unit: UnitDef) -> str:
     return "other"  # per-request fees and other non-token units
 
 
-@dataclass(frozen=True, slots=True)
-class _PricedUnit:
-    usage_key: str
-    kind: str
-    per: int
-    price: Decimal | types.TieredPrices
-    # Priced units that are more specific than this one (cache_read under input, ...): their
-    # counts are subtracted so every token is priced exactly once, as genai-prices does.
-    descendants: tuple[str, ...]
+# One priced unit for the leaf pass: (position in sum_order, count source, positions of the
+# descendants, usage key). Descendants are the priced units more specific than this one
+# (cache_read under input, ...): their leaves are subtracted so every token is priced exactly once.
+_LeafStep = tuple[int, int, tuple[int, ...], str]
+# One priced unit for the cost pass: (kind index, rate, tiers highest first as (start, rate), per).
+# ``per`` is None when the rates are per unit already (see _cost_step); else cost = rate * count / per.
+_CostStep = tuple[int, Decimal, tuple[tuple[int, Decimal], ...] | None, int | None]
+_SpanKey = tuple[str | None, str | None, str | None, int]
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,9 +99,9 @@ class RatePlan:
     rates: dict[str, str]
     tiered: bool
     # Units in leaf-first order (most specific first) for the subtraction pass.
-    leaf_order: tuple[_PricedUnit, ...]
+    leaf_order: tuple[_LeafStep, ...]
     # Units in catalog order, to add the costs up in the same order genai-prices does.
-    sum_order: tuple[str, ...]
+    sum_order: tuple[_CostStep, ...]
     price_version: str = PRICE_VERSION
 
 
@@ -135,6 +150,9 @@ class Pricer:
     snapshot: data_snapshot.DataSnapshot = field(default_factory=data_snapshot.get_snapshot)
     prefer: str = "computed"
     _resolutions: dict[tuple[str | None, str], _Resolution] = field(default_factory=dict, init=False)
+    # (span provider, response model, request model, UTC day) -> the plan, or the resolution when
+    # there is no plan for the whole day (an unknown model, or time-of-day prices).
+    _by_span_key: dict[_SpanKey, RatePlan | _Resolution] = field(default_factory=dict, init=False)
     _plans_by_day: dict[tuple[str, str, int], RatePlan] = field(default_factory=dict, init=False)
     _plans_by_price: dict[tuple[str, str, int], RatePlan] = field(default_factory=dict, init=False)
     _unsaved_plans: dict[str, RatePlan] = field(default_factory=dict, init=False)
@@ -170,42 +188,42 @@ class Pricer:
     def _compute(self, record: CallRecord) -> Cost:
         if record.usage_error:
             return Cost(INVALID_USAGE, record.usage_error)
-        if not record.has_usage:
+        if record.input_tokens is None and record.output_tokens is None:  # not record.has_usage
             return Cost(NO_USAGE, "the span reports no token usage")
-        models = [m for m in (record.response_model, record.request_model) if m]
-        if not models:
-            return Cost(NO_MODEL, "the span names no model")
-        provider_id = catalog_provider_id(record.provider)
-        resolution = self._resolve(provider_id, models[0])
-        if resolution.model is None and len(models) > 1 and models[1].lower() != models[0].lower():
-            # Azure deployments and proxies often rename the response model; the request may match.
-            resolution = self._resolve(provider_id, models[1])
-        if resolution.model is None or resolution.provider is None:
-            return Cost(UNKNOWN_MODEL, resolution.miss_detail)
+        start_time_ns = record.start_time_ns
+        # The span's own strings are the key: catalog_provider_id and model matching run once.
+        key = (record.provider, record.response_model, record.request_model, start_time_ns // _NS_PER_DAY)
+        found = self._by_span_key.get(key)
+        if found is None:
+            models = [m for m in (record.response_model, record.request_model) if m]
+            if not models:
+                return Cost(NO_MODEL, "the span names no model")
+            provider_id = catalog_provider_id(record.provider)
+            resolution = self._resolve(provider_id, models[0])
+            if resolution.model is None and len(models) > 1 and models[1].lower() != models[0].lower():
+                # Azure deployments and proxies often rename the response model; the request may match.
+                resolution = self._resolve(provider_id, models[1])
+            found = resolution
+            if resolution.model is not None and resolution.provider is not None and not resolution.time_of_day:
+                try:
+                    found = self._plan(resolution, start_time_ns)
+                except (ValueError, ArithmeticError) as exc:
+                    return Cost(PRICE_ERROR, str(exc)[:500])
+            if len(self._by_span_key) >= _SPAN_CACHE_SIZE:
+                self._by_span_key.clear()
+            self._by_span_key[key] = found
+        if not isinstance(found, RatePlan) and (found.model is None or found.provider is None):
+            return Cost(UNKNOWN_MODEL, found.miss_detail)
         try:
-            plan = self._plan(resolution, record.start_time_ns)
-            parts = _apply(plan, record)
+            # A resolution here has time-of-day prices: the plan is chosen per span.
+            plan = found if isinstance(found, RatePlan) else self._plan(found, start_time_ns)
+            sums = _apply(plan, record)
         except (ValueError, ArithmeticError) as exc:
             return Cost(PRICE_ERROR, str(exc)[:500])
-        total = Decimal(0)
-        for usage_key in plan.sum_order:
-            total += parts[usage_key][1]
-        by_kind = {"input": Decimal(0), "cache_read": Decimal(0), "cache_write": Decimal(0)}
-        by_kind.update(output=Decimal(0), other=Decimal(0))
-        for kind, amount in parts.values():
-            by_kind[kind] += amount
-        return Cost(
-            PRICED,
-            computed_cost_usd=total,
-            input_cost_usd=by_kind["input"],
-            cache_read_cost_usd=by_kind["cache_read"],
-            cache_write_cost_usd=by_kind["cache_write"],
-            output_cost_usd=by_kind["output"],
-            other_cost_usd=by_kind["other"],
-            priced_provider=plan.provider_id,
-            priced_model=plan.model_id,
-            price_id=plan.price_id,
-        )
+        # Positional: a 13-argument keyword call costs more than the pricing itself.
+        # (status, detail, cost, computed cost, source, input, cache read, cache write, output, other, ...)
+        return Cost(PRICED, None, None, sums[0], None, sums[1], sums[2], sums[3], sums[4], sums[5],
+                    plan.provider_id, plan.model_id, plan.price_id)  # fmt: skip
 
     def _resolve(self, provider_id: str | None, model_ref: str) -> _Resolution:
         key = (provider_id, model_ref.lower())
@@ -262,20 +280,28 @@ class Pricer:
             priced.append((price_key, unit, value))
             rates[price_key] = _rate_text(value)
         units = [u for _, u, _ in priced]
-        leaf_order = tuple(
-            _PricedUnit(
-                usage_key=unit.usage_key,
-                kind=_kind(unit),
-                per=unit.per,
-                price=value,
-                descendants=tuple(
-                    other.usage_key
-                    for other in units
-                    if other is not unit and unit.dimensions.items() <= other.dimensions.items()
-                ),
-            )
-            for _, unit, value in sorted(priced, key=lambda p: (-len(p[1].dimensions), p[1].usage_key))
-        )
+        descendants = {
+            unit.usage_key: [o for o in units if o is not unit and unit.dimensions.items() <= o.dimensions.items()]
+            for unit in units
+        }
+        leaf_first = sorted(units, key=lambda u: (-len(u.dimensions), u.usage_key))
+        # A unit no span reports (audio, web searches, ...) whose descendants are unreported too is
+        # always 0: it costs 0 and subtracts nothing, so it gets no step. 'requests' counts 1.
+        live: set[str] = set()
+        for unit in leaf_first:
+            key = unit.usage_key
+            if key in _COUNT_SOURCE or key == "requests" or any(d.usage_key in live for d in descendants[key]):
+                live.add(key)
+        kept = [(unit, value) for _, unit, value in priced if unit.usage_key in live]
+        position = {unit.usage_key: i for i, (unit, _) in enumerate(kept)}
+        leaf_order: list[_LeafStep] = []
+        for unit in leaf_first:
+            key = unit.usage_key
+            if key == "requests":  # a per-request fee is charged once per call, whatever else is priced
+                leaf_order.append((position[key], _ONE_COUNT, (), key))
+            elif key in live:
+                below = tuple(position[d.usage_key] for d in descendants[key] if d.usage_key in live)
+                leaf_order.append((position[key], _COUNT_SOURCE.get(key, _ZERO_COUNT), below, key))
         fingerprint = f"{provider.id}|{model.id}|{effective_from}|{sorted(rates.items())}|{PRICE_VERSION}"
         plan = RatePlan(
             price_id=hashlib.sha256(fingerprint.encode()).hexdigest()[:16],
@@ -286,50 +312,70 @@ class Pricer:
             effective_to=effective_to,
             rates=rates,
             tiered=any(isinstance(v, types.TieredPrices) for _, _, v in priced),
-            leaf_order=leaf_order,
-            sum_order=tuple(unit.usage_key for _, unit, _ in priced),
+            leaf_order=tuple(leaf_order),
+            sum_order=tuple(_cost_step(unit, value) for unit, value in kept),
         )
         self._unsaved_plans.setdefault(plan.price_id, plan)
         return plan
 
 
-def _usage_counts(record: CallRecord) -> dict[str, int]:
-    return {
-        "input_tokens": record.input_tokens or 0,
-        "cache_read_tokens": record.cache_read_tokens or 0,
-        "cache_write_tokens": record.cache_write_tokens or 0,
-        "output_tokens": record.output_tokens or 0,
-        "cache_write_1h_tokens": record.cache_write_1h_tokens or 0,
-        "output_reasoning_tokens": record.reasoning_tokens or 0,
-    }
+def _cost_step(unit: UnitDef, price: Decimal | types.TieredPrices) -> _CostStep:
+    """Rates per single unit when ``rate / per`` is exact (per is a power of ten), else as listed.
+
+    Rounding to significant digits commutes with scaling by a power of ten, so ``(rate / per) * n``
+    equals genai-prices' ``rate * n / per`` even past 28 digits. The representation may differ
+    (``0.01851840`` for ``0.0185184``); the value, and so every comparison and stored column, does not.
+    """
+    prices = [price.base, *(t.price for t in price.tiers)] if isinstance(price, types.TieredPrices) else [price]
+    per: int | None = unit.per
+    if str(unit.per).rstrip("0") == "1":
+        try:
+            prices = [_EXACT.divide(p, Decimal(unit.per)) for p in prices]
+            per = None
+        except DecimalException:
+            pass  # keep rate * count / per for this unit
+    tiers = None
+    if isinstance(price, types.TieredPrices):
+        # The tier is chosen by the whole request's input and applies to every token.
+        tiers = tuple((t.start, p) for t, p in reversed(list(zip(price.tiers, prices[1:], strict=True))))
+    return _KIND_INDEX[_kind(unit)], prices[0], tiers, per
 
 
-def _apply(plan: RatePlan, record: CallRecord) -> dict[str, tuple[str, Decimal]]:
-    """Cost of each priced unit: (kind, USD). Mirrors genai-prices' leaf decomposition."""
-    counts = _usage_counts(record)
-    total_input = counts["input_tokens"]
-    leaves: dict[str, int] = {}
-    parts: dict[str, tuple[str, Decimal]] = {}
-    for unit in plan.leaf_order:
-        if unit.usage_key == "requests":
-            leaf = 1  # a per-request fee is charged once per call
-        else:
-            leaf = counts.get(unit.usage_key, 0) - sum(leaves[d] for d in unit.descendants)
-            if leaf < 0:
-                raise ValueError(f"invalid usage: more specific token counts exceed {unit.usage_key}")
-        leaves[unit.usage_key] = leaf
-        price = unit.price
-        if isinstance(price, types.TieredPrices):
-            # The tier is chosen by the whole request's input and applies to every token.
-            rate = price.base
-            for tier in reversed(price.tiers):
-                if total_input > tier.start:
-                    rate = tier.price
-                    break
-        else:
-            rate = price
-        parts[unit.usage_key] = (unit.kind, rate * Decimal(leaf) / unit.per)
-    return parts
+def _apply(plan: RatePlan, record: CallRecord) -> list[Decimal]:
+    """[total, input, cache_read, cache_write, output, other] in USD. Mirrors genai-prices' leaf
+    decomposition, then adds the costs up in its order (catalog order)."""
+    total_input = record.input_tokens or 0
+    # Indexed by _COUNT_SOURCE, then _ONE_COUNT and _ZERO_COUNT.
+    counts = (total_input, record.cache_read_tokens or 0, record.cache_write_tokens or 0, record.output_tokens or 0,
+              record.cache_write_1h_tokens or 0, record.reasoning_tokens or 0, 1, 0)  # fmt: skip
+    sum_order = plan.sum_order
+    leaves = [0] * len(sum_order)
+    for position, source, descendants, usage_key in plan.leaf_order:
+        leaf = counts[source]
+        if descendants:
+            for descendant in descendants:
+                leaf -= leaves[descendant]
+        if leaf < 0:
+            raise ValueError(f"invalid usage: more specific token counts exceed {usage_key}")
+        leaves[position] = leaf
+    # Costs add up in catalog order, as calc_price adds its total (and its input and output
+    # prices), so even a sum past 28 digits rounds the same. Each column has at most two live units
+    # (cache_write + cache_write_1h, output + reasoning), so their order within it cannot matter.
+    # A zero leaf costs 0 and adding 0 changes no value, so it is skipped.
+    sums = [_ZERO, _ZERO, _ZERO, _ZERO, _ZERO, _ZERO]
+    total = _ZERO
+    for leaf, (kind, rate, tiers, per) in zip(leaves, sum_order):  # noqa: B905 (same length; strict costs)
+        if leaf:
+            if tiers is not None:
+                for start, tier_rate in tiers:
+                    if total_input > start:
+                        rate = tier_rate
+                        break
+            amount = rate * leaf if per is None else rate * leaf / per
+            total += amount
+            sums[kind] += amount
+    sums[0] = total
+    return sums
 
 
 def _effective_dates(model: types.ModelInfo, chosen: types.ModelPrice) -> tuple[date | None, date | None]:
