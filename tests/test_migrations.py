@@ -25,10 +25,11 @@ from otel_llm_cost.migrations import (
 )
 from otel_llm_cost.store import DuckDBStore
 
-NAMES = ["0001_initial", "0002_reported_cost", "0003_call_details", "0004_agent_runs"]
+NAMES = ["0001_initial", "0002_reported_cost", "0003_call_details", "0004_agent_runs", "0005_test_id"]
 VIEWS = [
     "llm_cost_by_agent_run",
     "llm_cost_by_conversation",
+    "llm_cost_by_test",
     "llm_cost_by_trace",
     "llm_daily_cost",
     "llm_unpriced_calls",
@@ -74,7 +75,8 @@ def schema(con: duckdb.DuckDBPyConnection) -> dict[str, list[tuple[Any, ...]]]:
 def test_packaged_migrations_load_in_order() -> None:
     migrations = load_migrations()
     assert [(m.number, m.name) for m in migrations] == [(1, "0001_initial"), (2, "0002_reported_cost"),
-                                                         (3, "0003_call_details"), (4, "0004_agent_runs")]  # fmt: skip
+                                                         (3, "0003_call_details"), (4, "0004_agent_runs"),
+                                                         (5, "0005_test_id")]  # fmt: skip
     for m in migrations:
         assert "ALTER TABLE" in m.up_sql or "CREATE TABLE" in m.up_sql
         assert m.down_sql.strip()
@@ -154,7 +156,8 @@ def test_migrate_applies_all_then_nothing() -> None:
     assert views(con) == VIEWS
     recorded = con.execute(f"SELECT name, number, applied_at IS NOT NULL FROM {MIGRATIONS_TABLE} ORDER BY number")
     assert recorded.fetchall() == [("0001_initial", 1, True), ("0002_reported_cost", 2, True),
-                                   ("0003_call_details", 3, True), ("0004_agent_runs", 4, True)]  # fmt: skip
+                                   ("0003_call_details", 3, True), ("0004_agent_runs", 4, True),
+                                   ("0005_test_id", 5, True)]  # fmt: skip
     # Applying twice is a no-op that still (re)creates the views.
     assert migrate(con) == []
     assert views(con) == VIEWS
@@ -241,10 +244,10 @@ def test_database_from_a_newer_version_is_refused() -> None:
         migrate(con)
 
 
-@pytest.mark.parametrize("to", [-1, 5, 99])
+@pytest.mark.parametrize("to", [-1, 6, 99])
 def test_unknown_target_is_refused(to: int) -> None:
     con = duckdb.connect()
-    with pytest.raises(MigrationError, match=r"no migration numbered .* \(known: 0 to 0004\)"):
+    with pytest.raises(MigrationError, match=r"no migration numbered .* \(known: 0 to 0005\)"):
         migrate(con, to=to)
     assert tables(con) == []
 
@@ -264,13 +267,18 @@ def test_migrate_down_and_up_step_by_step() -> None:
     con = duckdb.connect()
     assert migrate(con, to=1) == ["up 0001_initial"]
     assert applied(con) == ["0001_initial"]
-    # Views that need only 0001 exist at version 1 and can be queried; the agent-run view needs 0004.
-    at_v1 = [v for v in VIEWS if v != "llm_cost_by_agent_run"]
+    # Views that need only 0001 exist at version 1 and can be queried; the agent-run view needs 0004
+    # and the by-test view 0005.
+    at_v1 = [v for v in VIEWS if v not in ("llm_cost_by_agent_run", "llm_cost_by_test")]
     assert views(con) == at_v1
     for view in at_v1:
         assert con.execute(f"SELECT count(*) FROM {view}").fetchone() == (0,)
-    assert migrate(con, to=4) == ["up 0002_reported_cost", "up 0003_call_details", "up 0004_agent_runs"]
+    assert migrate(con, to=5) == ["up 0002_reported_cost", "up 0003_call_details", "up 0004_agent_runs",
+                                  "up 0005_test_id"]  # fmt: skip
     assert views(con) == VIEWS
+    assert migrate(con, to=4) == ["down 0005_test_id"]
+    assert views(con) == [v for v in VIEWS if v != "llm_cost_by_test"]
+    assert "test_id" not in [r[0] for r in con.execute("DESCRIBE llm_calls").fetchall()]
     assert migrate(con, to=3) == ["down 0004_agent_runs"]
     assert views(con) == at_v1
     assert migrate(con, to=2) == ["down 0003_call_details"]
@@ -357,7 +365,8 @@ def test_downgrade_keeps_the_older_columns(tmp_path: Path) -> None:
         placeholders = ", ".join("?" * len(_V1_ROWS[0]))
         con.executemany(f"INSERT INTO llm_calls ({_V1_COLUMNS}) VALUES ({placeholders})", _V1_ROWS)
         migrate(con)
-        assert migrate(con, to=1) == ["down 0004_agent_runs", "down 0003_call_details", "down 0002_reported_cost"]
+        assert migrate(con, to=1) == ["down 0005_test_id", "down 0004_agent_runs", "down 0003_call_details",
+                                      "down 0002_reported_cost"]  # fmt: skip
         assert con.execute(f"SELECT {_V1_COLUMNS} FROM llm_calls ORDER BY span_id DESC").fetchall() == _V1_ROWS
 
 
@@ -411,6 +420,7 @@ GOLDEN_LLM_CALLS = [
     ("reported_cost_error", "VARCHAR", "YES"),
     ("duplicate_of_trace_id", "VARCHAR", "YES"),
     ("duplicate_of_span_id", "VARCHAR", "YES"),
+    ("test_id", "VARCHAR", "YES"),
 ]
 GOLDEN_MODEL_PRICES = [
     ("price_id", "VARCHAR", "NO"),

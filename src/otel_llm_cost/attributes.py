@@ -56,3 +56,7 @@ AGGREGATE_OPERATIONS: Final = frozenset(
 # --- Attributes we add to the spans we forward -------------------------------------------------
 LLM_COST_USD: Final = "llm.cost.usd"
 LLM_COST_STATUS: Final = "llm.cost.pricing_status"
+
+# --- Attributes the pytest plugin sets ----------------------------------------------------------
+# The pytest node id of the test that was running when the span started (stored in llm_calls.test_id).
+LLM_COST_TEST_ID: Final = "otel_llm_cost.test_id"

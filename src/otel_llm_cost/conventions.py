@@ -83,6 +83,8 @@ class CallRecord:
     reported_cost_error: str | None = None
     # (trace_id, span_id) of the span already counting this provider call; set by the exporter.
     duplicate_of: tuple[str, str] | None = None
+    # The pytest node id the pytest plugin stamped on the span (otel_llm_cost.test_id).
+    test_id: str | None = None
 
     @property
     def has_usage(self) -> bool:
@@ -264,6 +266,7 @@ def to_call_record(span: ReadableSpan, baggage: Mapping[str, object] | None = No
         customer_id=_first_text(attributes, d.CUSTOMER_ID) or _first_text(baggage, d.CUSTOMER_ID),
         scope_name=_text(scope) if scope else None,
         reported_cost_error="; ".join(cost_errors) or None,
+        test_id=_test_id(attributes.get(a.LLM_COST_TEST_ID)),
     )
 
 
@@ -384,6 +387,11 @@ def _text(value: object) -> str | None:
     else:
         return None
     return text[:_MAX_TEXT] or None
+
+
+def _test_id(value: object) -> str | None:
+    # Not _text(): a node id is matched exactly against pytest's, so it is never trimmed or truncated.
+    return value if isinstance(value, str) and value else None
 
 
 def _reported_cost(attributes: Mapping[str, Any], errors: list[str]) -> Decimal | None:
