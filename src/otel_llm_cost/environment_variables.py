@@ -39,3 +39,50 @@ OTEL_LLM_COST_SCHEDULE_DELAY_MILLIS: Final = "OTEL_LLM_COST_SCHEDULE_DELAY_MILLI
 Longest time a span waits in the queue before it is written, in milliseconds. It bounds what a
 crash can lose. Default: 1000. Argument: ``schedule_delay_millis``.
 """
+
+OTEL_LLM_COST_ENABLED: Final = "OTEL_LLM_COST_ENABLED"
+"""
+.. envvar:: OTEL_LLM_COST_ENABLED
+
+``true`` makes ``opentelemetry-instrument`` add the processor (zero-code setup); unset, it does
+not. ``false`` also turns :func:`otel_llm_cost.install` into a no-op, so a deployment can switch it
+off without a code change. Default: unset. Argument: ``install(enabled=...)``.
+"""
+
+OTEL_LLM_COST_FORWARD: Final = "OTEL_LLM_COST_FORWARD"
+"""
+.. envvar:: OTEL_LLM_COST_FORWARD
+
+Where to forward the spans, with their cost added: ``otlp`` (the protocol the standard
+``OTEL_EXPORTER_OTLP_TRACES_PROTOCOL``/``OTEL_EXPORTER_OTLP_PROTOCOL`` select, gRPC when unset, as
+``OTEL_TRACES_EXPORTER=otlp`` does), ``otlp_http``, ``otlp_grpc``, ``console`` or ``none``. The
+OTLP exporters read the standard ``OTEL_EXPORTER_OTLP_*`` variables (endpoint, headers, timeout,
+compression, certificates). Default: ``none``. Argument: ``forward_to`` (a name or any
+``SpanExporter``).
+"""
+
+OTEL_LLM_COST_FORWARD_ALL_SPANS: Final = "OTEL_LLM_COST_FORWARD_ALL_SPANS"
+"""
+.. envvar:: OTEL_LLM_COST_FORWARD_ALL_SPANS
+
+``true`` forwards every sampled span, not only the LLM ones (those unchanged), so the processor
+can replace the application's ``BatchSpanProcessor``. Needs a forward target. Default: ``false``.
+Argument: ``forward_all_spans``.
+"""
+
+OTEL_LLM_COST_METRICS: Final = "OTEL_LLM_COST_METRICS"
+"""
+.. envvar:: OTEL_LLM_COST_METRICS
+
+``false`` turns off the cost and health metrics. They go to the global ``MeterProvider`` (or the
+one given), and cost nothing when none is configured. Default: ``true``. Argument: ``metrics``.
+"""
+
+OTEL_LLM_COST_TOKEN_USAGE_METRICS: Final = "OTEL_LLM_COST_TOKEN_USAGE_METRICS"
+"""
+.. envvar:: OTEL_LLM_COST_TOKEN_USAGE_METRICS
+
+``true`` also records ``gen_ai.client.token.usage``. Off by default because instrumentation
+libraries already record it, and a second copy would double the sums. Default: ``false``.
+Argument: ``token_usage_metrics``.
+"""

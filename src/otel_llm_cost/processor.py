@@ -6,6 +6,13 @@ for GenAI attributes with one set scan, then appends the span to a bounded deque
 is full the span is dropped and counted. Everything else (normalising, pricing, DuckDB, forwarding)
 happens in :class:`CostExporter` on one worker thread, in batches.
 
+Forwarding (``forward_to``) goes through a :class:`SpanForwarder`: a second bounded queue and a
+second thread in front of the forward exporter. The pricing worker hands it the cost-enriched
+copies without waiting, so a collector that is slow, retrying or hung delays neither the
+application nor the DuckDB writes; it only fills the forward queue, which drops and counts. With
+``forward_all_spans`` the spans that are not LLM calls go straight from ``on_end`` to that queue,
+unchanged, and the processor can stand in for the application's ``BatchSpanProcessor``.
+
 Why not subclass the SDK's ``BatchSpanProcessor``: its ``force_flush`` ignores ``timeout_millis``
 and runs the export on the caller's thread, its ``shutdown`` has no timeout, and its drops are
 only counted when SDK-internal metrics are enabled. This worker keeps the same shape (bounded
@@ -26,13 +33,15 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from opentelemetry.context import Context, get_current
+from opentelemetry.metrics import MeterProvider
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 from opentelemetry.sdk.trace.export import SpanExporter
 
 from otel_llm_cost import _settings
 from otel_llm_cost import environment_variables as env
 from otel_llm_cost._dialects import MARKERS as _MARKERS
-from otel_llm_cost.exporter import CostExporter
+from otel_llm_cost.exporter import FORWARD_NAMES, CostExporter, SpanForwarder, exporter_from_name
+from otel_llm_cost.metrics import CostMetrics
 from otel_llm_cost.pricing import Pricer
 from otel_llm_cost.store import DuckDBStore
 
@@ -55,7 +64,10 @@ class ProcessorStats:
     duplicates: int  #: stored calls flagged is_duplicate (another span reported the same call)
     store_failed: int  #: calls lost because the database could not be written
     malformed: int  #: spans that could not be read
-    forward_failed: int  #: batches the forward exporter rejected
+    forward_failed: int  #: spans the forward exporter rejected (after its own retries)
+    forwarded: int = 0  #: spans the forward exporter accepted
+    forward_queued: int = 0  #: spans waiting for the forward worker now
+    forward_dropped_queue_full: int = 0  #: spans not forwarded because the forward queue was full
 
     @property
     def dropped(self) -> int:
@@ -79,7 +91,15 @@ class LLMCostSpanProcessor(SpanProcessor):
             file is opened lazily on the worker thread, so a bad path never fails ``span.end()``:
             it is logged once and the spans are counted as dropped.
         store: an already-open :class:`DuckDBStore` to use instead of ``db_path``.
-        forward_to: a ``SpanExporter`` that also receives the LLM spans (for example OTLP).
+        forward_to: where to forward the LLM spans, each a copy with its cost attributes added:
+            any ``SpanExporter``, or ``"otlp"``, ``"otlp_http"``, ``"otlp_grpc"``, ``"console"``
+            (an SDK exporter, configured by the standard ``OTEL_EXPORTER_OTLP_*`` variables), or
+            ``"none"``; :envvar:`OTEL_LLM_COST_FORWARD`, else no forwarding. The exporter runs on a
+            thread of its own behind a queue of ``max_queue_size`` spans, and is shut down with
+            the processor.
+        forward_all_spans: forward every sampled span, the ones that are not LLM calls unchanged,
+            so this processor can replace a ``BatchSpanProcessor``;
+            :envvar:`OTEL_LLM_COST_FORWARD_ALL_SPANS`, else False. Needs ``forward_to``.
         pricer: a :class:`Pricer` to use; by default one over genai-prices' bundled catalog.
         max_queue_size: spans held before dropping; :envvar:`OTEL_LLM_COST_MAX_QUEUE_SIZE`, 8192.
         max_batch_size: most spans per DuckDB transaction; :envvar:`OTEL_LLM_COST_MAX_BATCH_SIZE`, 4096.
@@ -88,6 +108,11 @@ class LLMCostSpanProcessor(SpanProcessor):
         schedule_delay_millis: longest wait before a queued span is written;
             :envvar:`OTEL_LLM_COST_SCHEDULE_DELAY_MILLIS`, 1000.
         flush_at_exit: flush and close at interpreter exit (default True).
+        metrics: record cost and health metrics (see :mod:`otel_llm_cost.metrics`);
+            :envvar:`OTEL_LLM_COST_METRICS`, else True. Free when no ``MeterProvider`` is set.
+        meter_provider: where the metrics go; the global ``MeterProvider`` by default.
+        token_usage_metrics: also record ``gen_ai.client.token.usage``;
+            :envvar:`OTEL_LLM_COST_TOKEN_USAGE_METRICS`, else False (instrumentations record it).
 
     Raises:
         ValueError: an argument is malformed (configuration time, never span time).
@@ -98,12 +123,16 @@ class LLMCostSpanProcessor(SpanProcessor):
         db_path: str | os.PathLike[str] | None = None,
         *,
         store: DuckDBStore | None = None,
-        forward_to: SpanExporter | None = None,
+        forward_to: SpanExporter | str | None = None,
+        forward_all_spans: bool | None = None,
         pricer: Pricer | None = None,
         max_queue_size: int | None = None,
         max_batch_size: int | None = None,
         schedule_delay_millis: int | None = None,
         flush_at_exit: bool = True,
+        metrics: bool | None = None,
+        meter_provider: MeterProvider | None = None,
+        token_usage_metrics: bool | None = None,
     ) -> None:
         if store is not None and db_path is not None:
             raise ValueError("pass either db_path or store, not both")
@@ -119,9 +148,35 @@ class LLMCostSpanProcessor(SpanProcessor):
             "schedule_delay_millis", schedule_delay_millis, env.OTEL_LLM_COST_SCHEDULE_DELAY_MILLIS, 1000
         )
         self._delay_s = delay_millis / 1000
+        forward_all = _settings.boolean(
+            "forward_all_spans", forward_all_spans, env.OTEL_LLM_COST_FORWARD_ALL_SPANS, False
+        )
+        with_metrics = _settings.boolean("metrics", metrics, env.OTEL_LLM_COST_METRICS, True)
+        token_usage = _settings.boolean(
+            "token_usage_metrics", token_usage_metrics, env.OTEL_LLM_COST_TOKEN_USAGE_METRICS, False
+        )
+        forward_exporter = _forward_exporter(forward_to)
+        if forward_all and forward_exporter is None:
+            if forward_all_spans:
+                raise ValueError("forward_all_spans needs somewhere to forward to: pass forward_to")
+            logger.warning("ignoring %s: nothing to forward to", env.OTEL_LLM_COST_FORWARD_ALL_SPANS)
+            forward_all = False
+
+        # Configuration is valid from here on: start threads.
+        self.forwarder: SpanForwarder | None = None
+        if forward_exporter is not None:
+            self.forwarder = SpanForwarder(
+                forward_exporter, max_queue_size=self._max_queue_size, schedule_delay_millis=delay_millis
+            )
+        self._metrics = _cost_metrics(meter_provider, token_usage) if with_metrics else None
         db = self.db_path
         opener: DuckDBStore | Callable[[], DuckDBStore] = store if store is not None else lambda: DuckDBStore(db or "")
-        self.exporter = CostExporter(opener, pricer=pricer, forward_to=forward_to)
+        self.exporter = CostExporter(opener, pricer=pricer, forward_to=self.forwarder, metrics=self._metrics)
+        if forward_all and self.forwarder is not None:
+            self._offer_forward = self.forwarder.offer
+            # Chosen once, here, so the usual on_end stays one set test for a span that is not an
+            # LLM call (an instance attribute is found before the class's method).
+            setattr(self, "on_end", self._on_end_forwarding_all)  # noqa: B010
 
         self._queue: deque[tuple[ReadableSpan, Context]] = deque()
         self._closed = False
@@ -135,6 +190,8 @@ class LLMCostSpanProcessor(SpanProcessor):
             os.register_at_fork(after_in_child=lambda: _after_fork_in_child(weak_self))
         if flush_at_exit:
             atexit.register(_shutdown_at_exit, weak_self)
+        if self._metrics is not None:
+            self._metrics.observe(self.stats)
 
     # -- the application's thread -----------------------------------------------------------------
 
@@ -166,16 +223,31 @@ class LLMCostSpanProcessor(SpanProcessor):
         except Exception:  # e.g. a span without attributes or context; the SDK would re-raise it into span.end()
             pass
 
+    def _on_end_forwarding_all(self, span: ReadableSpan) -> None:
+        """``on_end`` with ``forward_all_spans``: other spans go to the forward queue unchanged."""
+        try:
+            if _MARKERS.isdisjoint(span.attributes):  # type: ignore[arg-type]
+                if not self._closed and span.context.trace_flags.sampled:
+                    self._offer_forward(span)
+                return
+        except Exception:
+            return
+        LLMCostSpanProcessor.on_end(self, span)
+
     def force_flush(self, timeout_millis: int = 30000) -> bool:
-        """Write every span ended before this call; False if that took longer than the timeout."""
+        """Write (and forward) every span ended before this call; False if that took longer than
+        the timeout."""
         if self._closed:
             return not self._queue
+        deadline = time.monotonic() + max(timeout_millis, 0) / 1000
         done = threading.Event()
         self._flush_requests.append(done)
         self._wake.set()
         if not done.wait(max(timeout_millis, 0) / 1000):
             logger.warning("force_flush timed out after %d ms with %d spans queued", timeout_millis, len(self._queue))
             return False
+        if self.forwarder is not None:
+            return self.forwarder.force_flush(max(int((deadline - time.monotonic()) * 1000), 0))
         return True
 
     def shutdown(self, timeout_millis: int = 30000) -> None:
@@ -193,10 +265,14 @@ class LLMCostSpanProcessor(SpanProcessor):
                 timeout_millis,
                 len(self._queue),
             )
+        if self.forwarder is not None:
+            # After the pricing worker, which hands the forwarder its last copies; within what is left.
+            self.forwarder.shutdown(max(int((deadline - time.monotonic()) * 1000), 0))
 
     def stats(self) -> ProcessorStats:
         """Counters since start: queued, processed, dropped and what became of the processed spans."""
         export = self.exporter.stats
+        forwarder = self.forwarder
         return ProcessorStats(
             queued=len(self._queue),
             processed=self._processed,
@@ -208,7 +284,11 @@ class LLMCostSpanProcessor(SpanProcessor):
             duplicates=export.duplicates,
             store_failed=export.store_failed,
             malformed=export.malformed,
-            forward_failed=export.forward_failed,
+            # Through the forwarder, the exporter's counts would be what the forward queue took.
+            forward_failed=forwarder.failed if forwarder is not None else export.forward_failed,
+            forwarded=forwarder.forwarded if forwarder is not None else export.forwarded,
+            forward_queued=forwarder.queued if forwarder is not None else 0,
+            forward_dropped_queue_full=forwarder.dropped_queue_full if forwarder is not None else 0,
         )
 
     # -- the worker thread ------------------------------------------------------------------------
@@ -233,7 +313,8 @@ class LLMCostSpanProcessor(SpanProcessor):
                 request.set()
             if closing:
                 break
-        self.exporter.shutdown()
+        # The forwarder is shut down by shutdown(), within its deadline; only the store is closed here.
+        self.exporter.close_store()
         for request in self._flush_requests:
             request.set()
 
@@ -251,6 +332,8 @@ class LLMCostSpanProcessor(SpanProcessor):
         # The parent's queue, worker and connection stay with the parent; the child starts empty.
         self._queue = deque()
         self.exporter.reset_after_fork()
+        if self.forwarder is not None:
+            self.forwarder.reset_after_fork()
         if not self._closed:
             self._init_worker()
 
@@ -265,3 +348,31 @@ def _shutdown_at_exit(weak_processor: weakref.ReferenceType[Any]) -> None:
     processor = weak_processor()
     if processor is not None:
         processor.shutdown()
+
+
+def _forward_exporter(forward_to: SpanExporter | str | None) -> SpanExporter | None:
+    """The exporter to forward to: the argument, else :envvar:`OTEL_LLM_COST_FORWARD`, else none.
+
+    A bad name as an argument raises ``ValueError``; in the environment it is logged and ignored."""
+    if isinstance(forward_to, SpanExporter):
+        return forward_to
+    if forward_to is not None:
+        if not isinstance(forward_to, str):
+            raise ValueError(f"forward_to must be a SpanExporter or a name, got {forward_to!r}")
+        return exporter_from_name(forward_to)
+    name = _settings.choice(env.OTEL_LLM_COST_FORWARD, FORWARD_NAMES)
+    if name is None:
+        return None
+    try:
+        return exporter_from_name(name)
+    except Exception:  # e.g. the gRPC exporter cannot be imported here: never a crash at startup
+        logger.exception("ignoring %s=%r: the exporter could not be created", env.OTEL_LLM_COST_FORWARD, name)
+        return None
+
+
+def _cost_metrics(meter_provider: MeterProvider | None, token_usage: bool) -> CostMetrics | None:
+    try:
+        return CostMetrics(meter_provider, token_usage=token_usage)
+    except Exception:  # a broken MeterProvider costs the metrics, not the application
+        logger.exception("LLM cost metrics are off: the meter provider failed")
+        return None
