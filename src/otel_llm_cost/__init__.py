@@ -2,17 +2,47 @@
 
 Supported interface: the names in ``__all__``, the CLI, and the documented tables and views.
 Internals of :class:`DuckDBStore` and the private ``_`` modules may change.
+
+The names are imported on first use: ``opentelemetry-instrument`` imports this package (for its
+entry points) in every process where it is installed, and DuckDB, pyarrow and genai-prices take
+a quarter of a second to import, which an application that has not enabled it should not pay.
 """
 
 from __future__ import annotations
 
+from importlib import import_module
 from importlib.metadata import version as _metadata_version
+from typing import TYPE_CHECKING, Any
 
-from otel_llm_cost.exporter import CostExporter
-from otel_llm_cost.migrations import migrate
-from otel_llm_cost.pricing import Pricer
-from otel_llm_cost.processor import LLMCostSpanProcessor
-from otel_llm_cost.store import DuckDBStore
+if TYPE_CHECKING:
+    from otel_llm_cost._install import install
+    from otel_llm_cost.exporter import CostExporter
+    from otel_llm_cost.migrations import migrate
+    from otel_llm_cost.pricing import Pricer
+    from otel_llm_cost.processor import LLMCostSpanProcessor
+    from otel_llm_cost.store import DuckDBStore
 
 __version__ = _metadata_version("otel_llm_cost")
-__all__ = ("LLMCostSpanProcessor", "CostExporter", "DuckDBStore", "Pricer", "migrate", "__version__")
+__all__ = ("LLMCostSpanProcessor", "CostExporter", "DuckDBStore", "Pricer", "install", "migrate", "__version__")
+
+_MODULE_OF = {
+    "LLMCostSpanProcessor": "otel_llm_cost.processor",
+    "CostExporter": "otel_llm_cost.exporter",
+    "DuckDBStore": "otel_llm_cost.store",
+    "Pricer": "otel_llm_cost.pricing",
+    "install": "otel_llm_cost._install",
+    "migrate": "otel_llm_cost.migrations",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _MODULE_OF.get(name)
+    if module is None:
+        raise AttributeError(f"module 'otel_llm_cost' has no attribute {name!r}")
+    value = getattr(import_module(module), name)
+    globals()[name] = value  # the next lookup is a plain attribute
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
