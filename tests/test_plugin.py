@@ -443,8 +443,14 @@ def stamped() -> Iterator[tuple[trace.Tracer, InMemorySpanExporter]]:
     exporter = InMemorySpanExporter()
     provider.add_span_processor(_pytest_session.TestIdSpanProcessor())
     provider.add_span_processor(SimpleSpanProcessor(exporter))
+    # Start from no test, and put back what was current: this very run may be under --llm-cost.
+    running = _pytest_session._current_test.get(), _pytest_session._process_test
+    _pytest_session._leave_test()
     yield provider.get_tracer("t"), exporter
     _pytest_session._leave_test()
+    if running[0] is not None:
+        _pytest_session._enter_test(running[0])
+    _pytest_session._process_test = running[1]
     provider.shutdown()
 
 
