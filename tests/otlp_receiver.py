@@ -27,6 +27,7 @@ from google.protobuf.duration_pb2 import Duration
 from google.rpc.error_details_pb2 import RetryInfo
 from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as GRPCSpanExporter
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter as HTTPSpanExporter
+from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Span as ProtoSpan
@@ -117,6 +118,7 @@ class _Receiver:
     def __init__(self, reply: Callable[[int, float], Reply] | None = None) -> None:
         self.reply = reply or (lambda _, __: OK)
         self.spans: list[ReceivedSpan] = []
+        self.metric_names: set[str] = set()  # OTLP/HTTP /v1/metrics: the names of the metrics received
         self.replies: list[Reply] = []  # what each request got, in order
         self.released = threading.Event()  # ends every "hang"
         self._lock = threading.Lock()
@@ -150,7 +152,8 @@ class _Receiver:
 
 
 class HTTPReceiver(_Receiver):
-    """OTLP/HTTP: POST /v1/traces, application/x-protobuf (gzip and deflate bodies too)."""
+    """OTLP/HTTP: POST /v1/traces (and /v1/metrics, kept as names), application/x-protobuf, gzip
+    and deflate bodies too."""
 
     def __enter__(self) -> HTTPReceiver:
         receiver = self
@@ -163,6 +166,17 @@ class HTTPReceiver(_Receiver):
                     body = gzip.decompress(body)
                 elif encoding == "deflate":
                     body = zlib.decompress(body)
+                if self.path == "/v1/metrics":
+                    request = metrics_service_pb2.ExportMetricsServiceRequest.FromString(body)
+                    with receiver._lock:
+                        receiver.metric_names.update(
+                            metric.name
+                            for rm in request.resource_metrics
+                            for sm in rm.scope_metrics
+                            for metric in sm.metrics
+                        )
+                    self._reply(metrics_service_pb2.ExportMetricsServiceResponse().SerializeToString())
+                    return
                 reply = receiver._next()
                 if self.path != "/v1/traces":
                     reply = Reply("error", 404)
@@ -178,7 +192,9 @@ class HTTPReceiver(_Receiver):
                     self.end_headers()
                     return
                 receiver._accept(trace_service_pb2.ExportTraceServiceRequest.FromString(body))
-                payload = trace_service_pb2.ExportTraceServiceResponse().SerializeToString()
+                self._reply(trace_service_pb2.ExportTraceServiceResponse().SerializeToString())
+
+            def _reply(self, payload: bytes) -> None:
                 self.send_response(200)
                 self.send_header("Content-Type", "application/x-protobuf")
                 self.send_header("Content-Length", str(len(payload)))

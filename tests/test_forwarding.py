@@ -6,9 +6,12 @@ from __future__ import annotations
 
 import logging
 import os
+import subprocess
+import sys
 import time
 from collections.abc import Iterator, Sequence
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 from unittest import mock
 
@@ -394,3 +397,38 @@ def test_an_unsupported_otlp_protocol_falls_back_to_grpc(caplog: pytest.LogCaptu
     assert [r.getMessage() for r in caplog.records] == [
         "forwarding over OTLP/gRPC: Unsupported OTLP protocol 'http/json' is configured"
     ]
+
+
+# --- examples ----------------------------------------------------------------------------------------
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+
+
+def test_example_forward_to_collector(tmp_path: Path) -> None:
+    with HTTPReceiver() as receiver:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
+        env.update({"OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint, "OTEL_LLM_COST_DB": str(tmp_path / "x.duckdb")})
+        done = subprocess.run(
+            [sys.executable, str(EXAMPLES / "forward_to_collector.py")],
+            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+        got = receiver.by_name()
+        metric_names = set(receiver.metric_names)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "forwarded 3 spans (0 failed); stored 2 LLM calls\n"
+    assert sorted(got) == ["POST /checkout", "chat claude-haiku-4-5", "chat gpt-4o-mini"]
+    assert "gen_ai.usage.cost" not in got["POST /checkout"].attributes
+    # 2,000 in + 400 out: gpt-4o-mini at $0.15/$0.60, claude-haiku-4-5 at $1/$5 per million.
+    assert got["chat gpt-4o-mini"].attributes["gen_ai.usage.cost"] == 0.00054
+    assert got["chat claude-haiku-4-5"].attributes["gen_ai.usage.cost"] == 0.004
+    assert {"gen_ai.usage.cost", "otel_llm_cost.calls", "otel_llm_cost.exported"} <= metric_names
+
+
+def test_example_collector_config_takes_otlp_and_prints_it() -> None:
+    text = (EXAMPLES / "otel-collector.yaml").read_text()
+    for line in ("endpoint: 0.0.0.0:4317", "endpoint: 0.0.0.0:4318", "verbosity: detailed", "endpoint: 0.0.0.0:8889"):
+        assert line in text
+    pipelines = text.split("pipelines:", 1)[1]
+    pipeline = "\n      receivers: [otlp]\n      processors: [batch]\n      exporters: [debug{}]"
+    assert "traces:" + pipeline.format("") in pipelines
+    assert "metrics:" + pipeline.format(", prometheus") in pipelines

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import gc
+import json
 import logging
 import os
+import re
+from pathlib import Path
 from typing import Any
 from unittest import mock
 
+import duckdb
 import pytest
 from conftest import chat_attributes
 from opentelemetry.sdk.metrics import MeterProvider
-from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+from opentelemetry.sdk.metrics.export import Histogram, InMemoryMetricReader, Sum
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -173,3 +177,78 @@ def test_garbage_metric_switches_are_logged_and_ignored(db_path: str, caplog: py
         "ignoring OTEL_LLM_COST_TOKEN_USAGE_METRICS='1': not true or false",
     ]
     processor.shutdown()
+
+
+# --- the Grafana dashboards in examples/grafana ------------------------------------------------------
+
+GRAFANA = Path(__file__).resolve().parents[1] / "examples" / "grafana"
+
+
+def prometheus_series(reader: InMemoryMetricReader) -> tuple[set[str], set[str]]:
+    """The series names and labels our instruments become behind the Collector's Prometheus exporter
+    (OTel -> Prometheus rules: dots to underscores, the unit appended unless it is an {annotation},
+    _total on monotonic sums, _sum/_count/_bucket on histograms)."""
+    names, labels = set(), {"le"}
+    data = reader.get_metrics_data()
+    assert data is not None
+    for resource_metrics in data.resource_metrics:
+        for scope_metrics in resource_metrics.scope_metrics:
+            for metric in scope_metrics.metrics:
+                base = metric.name.replace(".", "_")
+                if metric.unit and not metric.unit.startswith("{"):
+                    base += "_" + metric.unit
+                if isinstance(metric.data, Histogram):
+                    names |= {base + "_sum", base + "_count", base + "_bucket"}
+                elif isinstance(metric.data, Sum) and metric.data.is_monotonic:
+                    names.add(base + "_total")
+                else:
+                    names.add(base)
+                for point in metric.data.data_points:
+                    labels |= {key.replace(".", "_") for key in (point.attributes or {})}
+    return names, labels
+
+
+def test_the_prometheus_dashboard_queries_only_series_we_emit(db_path: str) -> None:
+    reader = InMemoryMetricReader()
+    run(reader, [chat_attributes(), chat_attributes(gen_ai__request__model="acme-1")], db_path=db_path).shutdown()
+    names, labels = prometheus_series(reader)
+    dashboard = json.loads((GRAFANA / "llm-cost-prometheus.json").read_text())
+    queries = [t["expr"] for p in dashboard["panels"] for t in p.get("targets", [])]
+    queries += [v["definition"] for v in dashboard["templating"]["list"]]
+    # Label names share the prefixes; whatever is not one of our labels must be one of our series.
+    used_names = {name for q in queries for name in re.findall(r"\b(?:gen_ai|otel_llm_cost)_\w+", q)} - labels
+    used_labels = {label for q in queries for label in re.findall(r"(\w+)\s*(?:=~|!=|=)\s*\"", q)}
+    used_labels |= {label for q in queries for group in re.findall(r"by \(([^)]*)\)", q) for label in group.split(",")}
+    used_labels |= {label for q in queries for label in re.findall(r"label_values\(\w+, (\w+)\)", q)}
+    legends = [t.get("legendFormat", "") for p in dashboard["panels"] for t in p.get("targets", [])]
+    used_labels |= {label for legend in legends for label in re.findall(r"\{\{(\w+)\}\}", legend)}
+    used_labels = {label.strip() for label in used_labels}
+    assert used_names and used_names <= names, used_names - names
+    assert used_labels <= labels, used_labels - labels
+    assert {"gen_ai_usage_cost_USD_sum", "otel_llm_cost_calls_total", "otel_llm_cost_dropped_total"} <= used_names
+
+
+def test_the_duckdb_dashboard_sql_runs_on_a_real_file(db_path: str) -> None:
+    reader = InMemoryMetricReader()
+    spans = [
+        chat_attributes(gen_ai__usage__cache_read__input_tokens=400, gen_ai__conversation__id="c1"),
+        chat_attributes(gen_ai__request__model="acme-1"),
+    ]
+    run(reader, spans, db_path=db_path).shutdown()
+    dashboard = json.loads((GRAFANA / "llm-cost-duckdb.json").read_text())
+    assert {p["datasource"]["type"] for p in dashboard["panels"]} == {"motherduck-duckdb-datasource"}
+    sql = {p["title"]: t["rawSql"] for p in dashboard["panels"] for t in p["targets"]}
+    sql["variable"] = dashboard["templating"]["list"][0]["query"]
+
+    def grafana(text: str) -> str:  # what the data source's macros and the "All" variable expand to
+        text = re.sub(r"\$__timeFilter\((\w+(?:\.\w+)?)\)", r"(\1 BETWEEN TIMESTAMPTZ '2000-01-01' AND now())", text)
+        return text.replace("${service}", "%")
+
+    with duckdb.connect(db_path, read_only=True) as con:
+        results = {title: con.execute(grafana(text)).fetchall() for title, text in sql.items()}
+    assert results["Cost in range"] == [(0.00018,)]
+    assert results["Calls"] == [(2,)] and results["Unpriced calls"] == [(1,)]
+    assert results["Saved by prompt caching"] == [(400 * (0.15 - 0.075) / 1e6,)]
+    assert results["Most expensive conversations"][0][:3] == ("c1", 1, 0.00018)
+    assert [row[5] for row in results["Unpriced calls (what the bill may still hold)"]] == ["unknown_model"]
+    assert results["variable"] == [("shop",)]
