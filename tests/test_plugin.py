@@ -530,6 +530,12 @@ def test_the_budget_gate_fails_closed(cost: str, dropped: int, failure: str | No
     assert Summary("db", PRICE_VERSION, Spend(), [], [], []).gate_failure() is None  # no budget, no gate
 
 
+def test_a_worker_file_that_could_not_be_merged_fails_the_budget_gate() -> None:
+    problem = "could not merge worker gw1's calls from x-gw1.duckdb, kept there: IO Error"
+    summary = Summary("db", PRICE_VERSION, Spend(), [], [], [], budget_usd=Decimal(1), problems=[problem])
+    assert summary.gate_failure() == f"LLM cost budget not verified: {problem}, so this run's total of $0 may be short"
+
+
 # --- the view ----------------------------------------------------------------------------------
 
 

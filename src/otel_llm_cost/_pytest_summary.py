@@ -82,7 +82,8 @@ class Summary:
         return [name for name, spend in self.tests if name is not None and _over(spend.cost_usd, self.max_per_test_usd)]
 
     def gate_failure(self) -> str | None:
-        """Why the session fails the budget, or None. With calls lost, the total proves nothing."""
+        """Why the session fails the budget, or None. With calls lost (dropped, or a worker's file
+        that could not be merged), the total is short and proves nothing."""
         if self.budget_usd is None:
             return None
         if self.over_budget:
@@ -90,11 +91,10 @@ class Summary:
                 f"LLM cost budget exceeded: this run's calls cost {usd(self.total.cost_usd)}, "
                 f"over the budget of {usd(self.budget_usd)} (--llm-cost-budget)"
             )
-        if self.dropped_calls:
-            return (
-                f"LLM cost budget not verified: {self.dropped_calls} LLM calls were not recorded, "
-                f"so this run's total of {usd(self.total.cost_usd)} may be short"
-            )
+        if self.dropped_calls or self.problems:
+            lost = f"{self.dropped_calls} LLM calls were not recorded" if self.dropped_calls else self.problems[0]
+            total = usd(self.total.cost_usd)
+            return f"LLM cost budget not verified: {lost}, so this run's total of {total} may be short"
         return None
 
 
