@@ -348,6 +348,7 @@ def test_the_plugin_does_nothing_when_off(suite: pytest.Pytester) -> None:
             assert pytestconfig.pluginmanager.get_plugin("otel-llm-cost-session") is None
             assert pytestconfig.pluginmanager.get_plugin("otel_llm_cost.pytest_plugin") is not None
             assert "otel_llm_cost._pytest_session" not in sys.modules
+            assert "duckdb" not in sys.modules
         """
     )
     result = suite.runpytest_subprocess("-rs")
@@ -374,13 +375,12 @@ def test_the_ini_file_can_turn_it_on(suite: pytest.Pytester) -> None:
 
 
 def test_importing_the_plugin_imports_nothing_heavy() -> None:
-    # pytest imports it in every project that installs otel-llm-cost, enabled or not.
+    # pytest imports it in every project that installs otel-llm-cost, enabled or not; the package's
+    # own names are imported on first use, so this is all it costs beyond pytest itself.
     code = (
-        "import sys, otel_llm_cost\n"
-        "before = set(sys.modules)\n"
-        "import otel_llm_cost.pytest_plugin\n"
+        "import sys, otel_llm_cost.pytest_plugin\n"
         "heavy = {'duckdb', 'pyarrow', 'genai_prices', 'opentelemetry.sdk.trace', 'otel_llm_cost._pytest_session'}\n"
-        "print(sorted(heavy & (set(sys.modules) - before)))"
+        "print(sorted(heavy & set(sys.modules)))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
