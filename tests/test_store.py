@@ -442,3 +442,18 @@ def test_permission_error_names_the_folder() -> None:
     assert _reason(denied, Path("/srv/ro"), read_only=True) == (
         "permission denied (check that this user can read the file and its folder '/srv/ro')"
     )
+
+
+def test_merge_from_copies_another_file_once(tmp_path: Path) -> None:
+    worker = tmp_path / "worker's file.duckdb"  # a quote in the path must not break the SQL
+    with DuckDBStore(worker) as other:
+        other.write_batch([(record("1111111111111111"), cost()), (record("2222222222222222"), cost(None))])
+    with DuckDBStore(tmp_path / "main.duckdb") as main:
+        main.write_batch([(record("1111111111111111"), cost())])
+        main.merge_from(worker)
+        main.merge_from(worker)  # merging twice adds nothing
+        assert count(main) == 2
+        assert main.con.execute("SELECT count(cost_usd), sum(cost_usd) FROM llm_calls").fetchone() == (
+            1,
+            Decimal("0.0035"),
+        )

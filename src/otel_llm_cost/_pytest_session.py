@@ -35,7 +35,6 @@ from otel_llm_cost._pytest_summary import (
     Spend,
     Summary,
     build_summary,
-    merge_file,
     plural,
     render,
     spend_of_test,
@@ -313,7 +312,7 @@ class LLMCostSession:
             if not path.exists():
                 continue
             try:
-                merge_file(self.store.con, path)
+                self.store.merge_from(path)
             except duckdb.Error as exc:
                 problems.append(f"could not merge worker {worker_id}'s calls from {path}, kept there: {exc}")
                 continue

@@ -14,7 +14,6 @@ import json
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from pathlib import Path
 from typing import Any, Protocol
 
 import duckdb
@@ -25,8 +24,6 @@ _SPEND = (
     "count(*), count(*) - count(cost_usd), coalesce(sum(input_tokens), 0), coalesce(sum(output_tokens), 0),"
     " sum(cost_usd)"
 )
-# Tables a worker's file contributes to the controller's; each insert-or-ignores on its primary key.
-_MERGED_TABLES = ("model_prices", "llm_agent_runs", "llm_calls")
 
 
 @dataclass(frozen=True)
@@ -151,27 +148,6 @@ def build_summary(con: duckdb.DuckDBPyConnection, since: datetime, *, database: 
         models=[(row[0], Spend.from_row(row[1:])) for row in models],
         unpriced=[Unpriced(row[0], row[1], int(row[2]), int(row[3]), int(row[4])) for row in unpriced],
     )
-
-
-def merge_file(con: duckdb.DuckDBPyConnection, path: Path) -> None:
-    """Copy a worker's database into ``con``'s, in one transaction. Rows already there are kept.
-
-    DuckDB allows one writing process per file, so each xdist worker writes its own; the worker has
-    exited (and closed its file) by the time the controller merges.
-    """
-    literal = "'" + str(path).replace("'", "''") + "'"
-    con.execute(f"ATTACH {literal} AS llm_cost_worker (READ_ONLY)")
-    try:
-        con.execute("BEGIN TRANSACTION")
-        try:
-            for table in _MERGED_TABLES:
-                con.execute(f"INSERT OR IGNORE INTO {table} BY NAME SELECT * FROM llm_cost_worker.{table}")
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
-    finally:
-        con.execute("DETACH llm_cost_worker")
 
 
 # --- output --------------------------------------------------------------------------------------

@@ -54,6 +54,10 @@ _MONEY_COLUMNS = ("cost_usd", "computed_cost_usd", "input_cost_usd", "cache_read
                   "output_cost_usd", "other_cost_usd")  # fmt: skip
 
 
+# Tables another file contributes in merge_from; each insert-or-ignores on its primary key.
+_MERGED_TABLES = ("model_prices", "llm_agent_runs", "llm_calls")
+
+
 class StoreUnavailable(RuntimeError):
     """The DuckDB file cannot be opened for writing (missing folder, read-only, locked...)."""
 
@@ -205,6 +209,29 @@ class DuckDBStore:
                 con.execute("ROLLBACK")
             raise
         return inserted
+
+    def merge_from(self, path: str | os.PathLike[str]) -> None:
+        """Copy another cost database (same schema version) into this one, in one transaction.
+
+        Rows already here are kept, so merging twice is harmless. DuckDB allows one writing process
+        per file, so parallel writers (pytest-xdist workers, pre-fork servers) each write their own
+        file and one process merges them once they have closed.
+        """
+        # ATTACH takes no parameters: the path is quoted as an SQL string literal instead.
+        literal = "'" + os.fspath(path).replace("'", "''") + "'"
+        self.con.execute(f"ATTACH {literal} AS _merge_source (READ_ONLY)")
+        try:
+            self.con.execute("BEGIN TRANSACTION")
+            try:
+                for table in _MERGED_TABLES:
+                    self.con.execute(f"INSERT OR IGNORE INTO {table} BY NAME SELECT * FROM _merge_source.{table}")
+                self.con.execute("COMMIT")
+            except BaseException:
+                with contextlib.suppress(duckdb.Error):
+                    self.con.execute("ROLLBACK")
+                raise
+        finally:
+            self.con.execute("DETACH _merge_source")
 
     def close(self) -> None:
         """Close the connection, releasing the file's lock. Safe to call twice."""
