@@ -40,7 +40,8 @@ from opentelemetry.sdk.trace.export import SpanExporter
 from otel_llm_cost import _settings
 from otel_llm_cost import environment_variables as env
 from otel_llm_cost._dialects import MARKERS as _MARKERS
-from otel_llm_cost.exporter import FORWARD_NAMES, CostExporter, SpanForwarder, exporter_from_name
+from otel_llm_cost.exporter import CostExporter
+from otel_llm_cost.forwarding import FORWARD_NAMES, SpanForwarder, exporter_from_name
 from otel_llm_cost.metrics import CostMetrics
 from otel_llm_cost.pricing import Pricer
 from otel_llm_cost.store import DuckDBStore
