@@ -34,27 +34,6 @@ from otel_llm_cost import attributes as a
 from otel_llm_cost.conventions import CallRecord
 from otel_llm_cost.pricing import COMPUTED, REPORTED, Cost
 
-# --- attribute names written on forwarded spans ---------------------------------------------------
-# OpenLIT's name: a USD float. Grafana's GenAI dashboards (OpenLIT shape) sum it.
-GEN_AI_USAGE_COST: Final = "gen_ai.usage.cost"
-# Proposed semconv (semantic-conventions-genai PR #443); the names live in attributes.py.
-GEN_AI_USAGE_COST_AMOUNT: Final = a.GEN_AI_USAGE_COST_AMOUNT
-GEN_AI_USAGE_COST_CURRENCY: Final = a.GEN_AI_USAGE_COST_CURRENCY
-GEN_AI_USAGE_COST_SOURCE: Final = a.GEN_AI_USAGE_COST_SOURCE
-# Ours, under one prefix. The breakdown adds up to the computed cost (as llm_calls' columns do).
-LLM_COST_PRICING_STATUS: Final = a.LLM_COST_STATUS  # "llm.cost.pricing_status", always set
-LLM_COST_PRICING_DETAIL: Final = "llm.cost.pricing_detail"  # why a call is unpriced, when known
-LLM_COST_INPUT_USD: Final = "llm.cost.input_usd"  # uncached input tokens
-LLM_COST_CACHE_READ_USD: Final = "llm.cost.cache_read_usd"
-LLM_COST_CACHE_WRITE_USD: Final = "llm.cost.cache_write_usd"
-LLM_COST_OUTPUT_USD: Final = "llm.cost.output_usd"  # reasoning included
-LLM_COST_OTHER_USD: Final = "llm.cost.other_usd"  # per-request fees and other units
-LLM_COST_REPORTED_USD: Final = "llm.cost.reported_usd"  # the cost the span carried, if any
-LLM_COST_PRICED_MODEL: Final = "llm.cost.priced_model"  # the catalog model that was priced
-# Set (true) only on a span that reports a call another span already reported: sum costs over
-# spans without it, or count the call twice.
-LLM_COST_IS_DUPLICATE: Final = "llm.cost.is_duplicate"
-
 CURRENCY: Final = "USD"
 # cost_source -> gen_ai.usage.cost.source (PR #443: "local" = computed by the emitter, "provider").
 SOURCE_BY_COST_SOURCE: Final = {COMPUTED: "local", REPORTED: "provider"}
@@ -62,41 +41,41 @@ SOURCE_BY_COST_SOURCE: Final = {COMPUTED: "local", REPORTED: "provider"}
 # Our own names: a copy never keeps a value the span had under one of them.
 OURS: Final = frozenset(
     {
-        LLM_COST_PRICING_STATUS,
-        LLM_COST_PRICING_DETAIL,
-        LLM_COST_INPUT_USD,
-        LLM_COST_CACHE_READ_USD,
-        LLM_COST_CACHE_WRITE_USD,
-        LLM_COST_OUTPUT_USD,
-        LLM_COST_OTHER_USD,
-        LLM_COST_REPORTED_USD,
-        LLM_COST_PRICED_MODEL,
-        LLM_COST_IS_DUPLICATE,
+        a.LLM_COST_PRICING_STATUS,
+        a.LLM_COST_PRICING_DETAIL,
+        a.LLM_COST_INPUT_USD,
+        a.LLM_COST_CACHE_READ_USD,
+        a.LLM_COST_CACHE_WRITE_USD,
+        a.LLM_COST_OUTPUT_USD,
+        a.LLM_COST_OTHER_USD,
+        a.LLM_COST_REPORTED_USD,
+        a.LLM_COST_PRICED_MODEL,
+        a.LLM_COST_IS_DUPLICATE,
     }
 )
 
 _BREAKDOWN: Final = (
-    (LLM_COST_INPUT_USD, "input_cost_usd"),
-    (LLM_COST_CACHE_READ_USD, "cache_read_cost_usd"),
-    (LLM_COST_CACHE_WRITE_USD, "cache_write_cost_usd"),
-    (LLM_COST_OUTPUT_USD, "output_cost_usd"),
-    (LLM_COST_OTHER_USD, "other_cost_usd"),
+    (a.LLM_COST_INPUT_USD, "input_cost_usd"),
+    (a.LLM_COST_CACHE_READ_USD, "cache_read_cost_usd"),
+    (a.LLM_COST_CACHE_WRITE_USD, "cache_write_cost_usd"),
+    (a.LLM_COST_OUTPUT_USD, "output_cost_usd"),
+    (a.LLM_COST_OTHER_USD, "other_cost_usd"),
 )
 
 
 def cost_attributes(record: CallRecord, cost: Cost) -> dict[str, AttributeValue]:
     """The attributes that describe one call's cost; no cost attribute at all when unpriced."""
-    out: dict[str, AttributeValue] = {LLM_COST_PRICING_STATUS: cost.pricing_status}
+    out: dict[str, AttributeValue] = {a.LLM_COST_PRICING_STATUS: cost.pricing_status}
     if cost.pricing_detail:
-        out[LLM_COST_PRICING_DETAIL] = cost.pricing_detail
+        out[a.LLM_COST_PRICING_DETAIL] = cost.pricing_detail
     if cost.cost_usd is not None:
         usd = float(cost.cost_usd)
-        out[GEN_AI_USAGE_COST] = usd
-        out[GEN_AI_USAGE_COST_AMOUNT] = usd
-        out[GEN_AI_USAGE_COST_CURRENCY] = CURRENCY
+        out[a.GEN_AI_USAGE_COST] = usd
+        out[a.GEN_AI_USAGE_COST_AMOUNT] = usd
+        out[a.GEN_AI_USAGE_COST_CURRENCY] = CURRENCY
         source = SOURCE_BY_COST_SOURCE.get(cost.cost_source or "")
         if source is not None:
-            out[GEN_AI_USAGE_COST_SOURCE] = source
+            out[a.GEN_AI_USAGE_COST_SOURCE] = source
     if cost.computed_cost_usd is not None:
         # The breakdown is of the computed cost; a reported cost comes as a total only.
         for name, field in _BREAKDOWN:
@@ -104,11 +83,11 @@ def cost_attributes(record: CallRecord, cost: Cost) -> dict[str, AttributeValue]
             if part is not None:
                 out[name] = float(part)
         if cost.priced_model:
-            out[LLM_COST_PRICED_MODEL] = cost.priced_model
+            out[a.LLM_COST_PRICED_MODEL] = cost.priced_model
     if record.reported_cost_usd is not None:
-        out[LLM_COST_REPORTED_USD] = float(record.reported_cost_usd)
+        out[a.LLM_COST_REPORTED_USD] = float(record.reported_cost_usd)
     if record.duplicate_of is not None:
-        out[LLM_COST_IS_DUPLICATE] = True
+        out[a.LLM_COST_IS_DUPLICATE] = True
     return out
 
 

@@ -54,8 +54,22 @@ AGGREGATE_OPERATIONS: Final = frozenset(
 )
 
 # --- Attributes we add to the spans we forward -------------------------------------------------
-LLM_COST_USD: Final = "llm.cost.usd"
-LLM_COST_STATUS: Final = "llm.cost.pricing_status"
+# OpenLIT's name: a USD float. Grafana's GenAI dashboards (OpenLIT shape) sum it. With it, the
+# proposed gen_ai.usage.cost.amount / .currency / .source above.
+GEN_AI_USAGE_COST: Final = "gen_ai.usage.cost"
+# Ours, under one prefix. The breakdown adds up to the computed cost (as llm_calls' columns do).
+LLM_COST_PRICING_STATUS: Final = "llm.cost.pricing_status"  # always set
+LLM_COST_PRICING_DETAIL: Final = "llm.cost.pricing_detail"  # why a call is unpriced, when known
+LLM_COST_INPUT_USD: Final = "llm.cost.input_usd"  # uncached input tokens
+LLM_COST_CACHE_READ_USD: Final = "llm.cost.cache_read_usd"
+LLM_COST_CACHE_WRITE_USD: Final = "llm.cost.cache_write_usd"
+LLM_COST_OUTPUT_USD: Final = "llm.cost.output_usd"  # reasoning included
+LLM_COST_OTHER_USD: Final = "llm.cost.other_usd"  # per-request fees and other units
+LLM_COST_REPORTED_USD: Final = "llm.cost.reported_usd"  # the cost the span carried, if any
+LLM_COST_PRICED_MODEL: Final = "llm.cost.priced_model"  # the catalog model that was priced
+# Set (true) only on a span that reports a call another span already reported: sum costs over
+# spans without it, or count the call twice.
+LLM_COST_IS_DUPLICATE: Final = "llm.cost.is_duplicate"
 
 # --- Attributes the pytest plugin sets ----------------------------------------------------------
 # The pytest node id of the test that was running when the span started (stored in llm_calls.test_id).

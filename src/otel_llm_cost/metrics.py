@@ -203,7 +203,7 @@ class CostMetrics:
             if record.duplicate_of is not None:
                 continue  # the same provider call, already recorded from another span
             attributes = _call_attributes(record)
-            attributes[a.LLM_COST_STATUS] = cost.pricing_status
+            attributes[a.LLM_COST_PRICING_STATUS] = cost.pricing_status
             instruments.calls.add(1, attributes)
             if cost.cost_usd is not None:
                 instruments.cost.record(float(cost.cost_usd), attributes)
