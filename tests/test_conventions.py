@@ -12,7 +12,8 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import Status, StatusCode
 
-from otel_llm_cost.conventions import MAX_TOKENS, looks_like_llm_call, parse_token_count, to_call_record
+from otel_llm_cost._values import MAX_TOKENS, parse_token_count
+from otel_llm_cost.conventions import looks_like_llm_call, to_call_record
 
 
 def make_span(attributes: dict[str, Any], *, name: str = "chat", error: bool = False) -> ReadableSpan:

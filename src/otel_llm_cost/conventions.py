@@ -16,25 +16,19 @@ and writes, ``output_tokens`` includes reasoning, whatever the library reported.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 from opentelemetry.sdk.trace import ReadableSpan
-from opentelemetry.trace import StatusCode
+from opentelemetry.trace import SpanContext, StatusCode
 
 from otel_llm_cost import _dialects as d
 from otel_llm_cost import _usage_json
 from otel_llm_cost import attributes as a
 from otel_llm_cost._providers import catalog_provider_id
-
-# A single call with more tokens than this is not a real count (context windows are ~10^7).
-MAX_TOKENS = 10**12
-# A single call reported as costing more than this is not a real cost; it is flagged, not summed.
-MAX_REPORTED_COST_USD = Decimal(10_000)
-_MAX_TEXT = 512  # longer identifiers are truncated: they are labels, not payloads
+from otel_llm_cost._values import first_count, first_text, reported_cost, test_id_of, text_of
 
 _MARKERS = d.MARKERS
 
@@ -133,24 +127,17 @@ def to_agent_run(span: ReadableSpan) -> AgentRun | None:
     context = span.context
     if kind is None or context is None:
         return None
-    resource: Mapping[str, Any] = span.resource.attributes if span.resource else {}
+    resource = _resource_attributes(span)
     ignored: list[str] = []  # a run's own usage is a cross-check only; bad values are just left out
-    parent = span.parent
     return AgentRun(
-        trace_id=format(context.trace_id, "032x"),
-        span_id=format(context.span_id, "016x"),
-        parent_span_id=format(parent.span_id, "016x") if parent is not None else None,
-        start_time_ns=span.start_time or 0,
-        end_time_ns=span.end_time or span.start_time or 0,
-        span_name=_text(span.name) or "",
-        service_name=_first_text(resource, (a.SERVICE_NAME,)),
+        **_identity(span, context, resource),
         run_kind=kind,
-        agent_name=_first_text(attributes, d.AGENT_NAME),
-        conversation_id=_first_text(attributes, d.CONVERSATION_ID),
-        user_id=_first_text(attributes, d.USER_ID) or _first_text(resource, d.USER_ID),
+        agent_name=first_text(attributes, d.AGENT_NAME),
+        conversation_id=first_text(attributes, d.CONVERSATION_ID),
+        user_id=first_text(attributes, d.USER_ID) or first_text(resource, d.USER_ID),
         status_code=(span.status.status_code if span.status else StatusCode.UNSET).name,
-        reported_input_tokens=_first_count(attributes, d.AGGREGATED_INPUT_TOKENS, ignored),
-        reported_output_tokens=_first_count(attributes, d.AGGREGATED_OUTPUT_TOKENS, ignored),
+        reported_input_tokens=first_count(attributes, d.AGGREGATED_INPUT_TOKENS, ignored),
+        reported_output_tokens=first_count(attributes, d.AGGREGATED_OUTPUT_TOKENS, ignored),
     )
 
 
@@ -194,9 +181,9 @@ def to_call_record(span: ReadableSpan, baggage: Mapping[str, object] | None = No
         return None
     resource = _resource_attributes(span)
     scope = span.instrumentation_scope.name if span.instrumentation_scope else None
-    provider = _first_text(attributes, d.PROVIDER)
-    request_model = _first_text(attributes, d.REQUEST_MODEL)
-    response_model = _first_text(attributes, d.RESPONSE_MODEL)
+    provider = first_text(attributes, d.PROVIDER)
+    request_model = first_text(attributes, d.REQUEST_MODEL)
+    response_model = first_text(attributes, d.RESPONSE_MODEL)
 
     errors: list[str] = []
     cost_errors: list[str] = []
@@ -232,42 +219,47 @@ def to_call_record(span: ReadableSpan, baggage: Mapping[str, object] | None = No
     elif output_tokens is None and reasoning:
         output_tokens = reasoning
 
-    parent = span.parent
     return CallRecord(
-        trace_id=format(context.trace_id, "032x"),
-        span_id=format(context.span_id, "016x"),
-        parent_span_id=format(parent.span_id, "016x") if parent is not None else None,
-        start_time_ns=span.start_time or 0,
-        end_time_ns=span.end_time or span.start_time or 0,
-        span_name=_text(span.name) or "",
-        service_name=_first_text(resource, (a.SERVICE_NAME,)),
-        environment=_first_text(resource, d.ENVIRONMENT) or _first_text(attributes, d.ENVIRONMENT),
+        **_identity(span, context, resource),
+        environment=first_text(resource, d.ENVIRONMENT) or first_text(attributes, d.ENVIRONMENT),
         provider=provider,
-        operation=_first_text(attributes, (a.GEN_AI_OPERATION_NAME,)),
+        operation=first_text(attributes, (a.GEN_AI_OPERATION_NAME,)),
         request_model=request_model,
         response_model=response_model,
-        response_id=_first_text(attributes, (a.GEN_AI_RESPONSE_ID,)),
+        response_id=first_text(attributes, (a.GEN_AI_RESPONSE_ID,)),
         input_tokens=input_tokens,
         output_tokens=output_tokens,
         cache_read_tokens=cache_read,
         cache_write_tokens=cache_write,
         reasoning_tokens=reasoning,
-        user_id=_first_text(attributes, d.USER_ID)
-        or _first_text(baggage, d.USER_ID)
-        or _first_text(resource, d.USER_ID),
-        conversation_id=_first_text(attributes, d.CONVERSATION_ID) or _first_text(baggage, d.CONVERSATION_ID),
-        agent_name=_first_text(attributes, d.AGENT_NAME),
+        user_id=first_text(attributes, d.USER_ID) or first_text(baggage, d.USER_ID) or first_text(resource, d.USER_ID),
+        conversation_id=first_text(attributes, d.CONVERSATION_ID) or first_text(baggage, d.CONVERSATION_ID),
+        agent_name=first_text(attributes, d.AGENT_NAME),
         status_code=status.name,
-        error_type=_first_text(attributes, (a.ERROR_TYPE,)),
-        reported_cost_usd=_reported_cost(attributes, cost_errors),
+        error_type=first_text(attributes, (a.ERROR_TYPE,)),
+        reported_cost_usd=reported_cost(attributes, cost_errors),
         usage_error="; ".join(errors) or None,
         input_excluded_cache=input_excluded_cache,
         cache_write_1h_tokens=usage["cache_write_1h"],
-        customer_id=_first_text(attributes, d.CUSTOMER_ID) or _first_text(baggage, d.CUSTOMER_ID),
-        scope_name=_text(scope) if scope else None,
+        customer_id=first_text(attributes, d.CUSTOMER_ID) or first_text(baggage, d.CUSTOMER_ID),
+        scope_name=text_of(scope) if scope else None,
         reported_cost_error="; ".join(cost_errors) or None,
-        test_id=_test_id(attributes.get(a.LLM_COST_TEST_ID)),
+        test_id=test_id_of(attributes.get(a.LLM_COST_TEST_ID)),
     )
+
+
+def _identity(span: ReadableSpan, context: SpanContext, resource: Mapping[str, Any]) -> dict[str, Any]:
+    """The fields every stored span has, calls and runs alike."""
+    parent = span.parent
+    return {
+        "trace_id": format(context.trace_id, "032x"),
+        "span_id": format(context.span_id, "016x"),
+        "parent_span_id": format(parent.span_id, "016x") if parent is not None else None,
+        "start_time_ns": span.start_time or 0,
+        "end_time_ns": span.end_time or span.start_time or 0,
+        "span_name": text_of(span.name) or "",
+        "service_name": first_text(resource, (a.SERVICE_NAME,)),
+    }
 
 
 _resources: dict[int, tuple[object, Mapping[str, Any]]] = {}
@@ -293,13 +285,13 @@ def _usage(
     attributes: Mapping[str, Any], errors: list[str], provider: str | None, model: str | None
 ) -> dict[str, int | None]:
     usage: dict[str, int | None] = {
-        "input": _first_count(attributes, d.INPUT_TOKENS, errors),
-        "output": _first_count(attributes, d.OUTPUT_TOKENS, errors),
-        "cache_read": _first_count(attributes, d.CACHE_READ_TOKENS, errors),
-        "cache_write": _first_count(attributes, d.CACHE_WRITE_TOKENS, errors),
-        "cache_write_1h": _first_count(attributes, d.CACHE_WRITE_1H_TOKENS, errors),
-        "reasoning": _first_count(attributes, d.REASONING_TOKENS, errors),
-        "uncached_input": _first_count(attributes, d.UNCACHED_INPUT_TOKENS, errors),
+        "input": first_count(attributes, d.INPUT_TOKENS, errors),
+        "output": first_count(attributes, d.OUTPUT_TOKENS, errors),
+        "cache_read": first_count(attributes, d.CACHE_READ_TOKENS, errors),
+        "cache_write": first_count(attributes, d.CACHE_WRITE_TOKENS, errors),
+        "cache_write_1h": first_count(attributes, d.CACHE_WRITE_1H_TOKENS, errors),
+        "reasoning": first_count(attributes, d.REASONING_TOKENS, errors),
+        "uncached_input": first_count(attributes, d.UNCACHED_INPUT_TOKENS, errors),
     }
     # JSON usage objects fill what the flat attributes left out (Logfire keeps cache counts only
     # in the provider's raw usage; Langfuse only has its usage_details).
@@ -331,96 +323,3 @@ def _excludes_cache(scope: str | None, provider: str | None) -> bool:
         return False
     scope, provider = scope.lower(), provider.lower()
     return any(scope.startswith(s) and provider.startswith(p) for s, p in d.INPUT_EXCLUDES_CACHE)
-
-
-def parse_token_count(value: object) -> int:
-    """Return a token count as an int, or raise ValueError saying what is wrong with it.
-
-    Accepts ints, integral floats (JSON round trips turn 12 into 12.0) and digit strings.
-    Rejects booleans, negatives, fractions, NaN, infinities and counts above :data:`MAX_TOKENS`.
-    """
-    if isinstance(value, bool):
-        raise ValueError(f"boolean {value!r} is not a token count")
-    if isinstance(value, int):
-        count = value
-    elif isinstance(value, float):
-        if not math.isfinite(value) or not value.is_integer():
-            raise ValueError(f"{value!r} is not a whole number of tokens")
-        count = int(value)
-    elif isinstance(value, str) and value.strip().isdigit():
-        count = int(value.strip())
-    else:
-        raise ValueError(f"{_preview(value)} is not a token count")
-    if count < 0:
-        raise ValueError(f"negative token count {count}")
-    if count > MAX_TOKENS:
-        raise ValueError(f"token count {count} exceeds {MAX_TOKENS}")
-    return count
-
-
-def _first_count(attributes: Mapping[str, Any], names: tuple[str, ...], errors: list[str]) -> int | None:
-    for name in names:
-        if name in attributes:
-            try:
-                return parse_token_count(attributes[name])
-            except ValueError as exc:
-                errors.append(f"{name}: {exc}")
-                return None
-    return None
-
-
-def _first_text(attributes: Mapping[str, object], names: tuple[str, ...]) -> str | None:
-    for name in names:
-        value = attributes.get(name)
-        if value is not None:
-            text = _text(value)
-            if text:
-                return text
-    return None
-
-
-def _text(value: object) -> str | None:
-    if isinstance(value, str):
-        text = value.strip()
-    elif isinstance(value, (int, float)) and not isinstance(value, bool):
-        text = str(value)
-    else:
-        return None
-    return text[:_MAX_TEXT] or None
-
-
-def _test_id(value: object) -> str | None:
-    # Not _text(): a node id is matched exactly against pytest's, so it is never trimmed or truncated.
-    return value if isinstance(value, str) and value else None
-
-
-def _reported_cost(attributes: Mapping[str, Any], errors: list[str]) -> Decimal | None:
-    """A cost the emitter computed itself, in USD. Untrusted: absurd values are flagged, not kept."""
-    currency = attributes.get(a.GEN_AI_USAGE_COST_CURRENCY, "USD")
-    for name in d.REPORTED_COST:
-        amount = attributes.get(name)
-        if amount is None:
-            continue
-        if name == a.GEN_AI_USAGE_COST_AMOUNT and currency != "USD":
-            return None  # another currency: not comparable without a rate we do not have
-        if isinstance(amount, bool) or not isinstance(amount, (int, float)) or not math.isfinite(amount):
-            errors.append(f"{name}: {_preview(amount)} is not a cost")
-            return None
-        # repr() keeps the float's shortest decimal form: 0.1 stays 0.1, not 0.1000000000000000055...
-        return _checked_cost(name, Decimal(repr(amount)), errors)
-    if d.LANGFUSE_COST_DETAILS in attributes:
-        cost = _usage_json.langfuse_total_cost(attributes[d.LANGFUSE_COST_DETAILS])
-        return None if cost is None else _checked_cost(d.LANGFUSE_COST_DETAILS, cost, errors)
-    return None
-
-
-def _checked_cost(name: str, cost: Decimal, errors: list[str]) -> Decimal | None:
-    if cost < 0 or cost > MAX_REPORTED_COST_USD:
-        errors.append(f"{name}: reported cost {cost} is outside 0..{MAX_REPORTED_COST_USD} USD")
-        return None
-    return cost
-
-
-def _preview(value: object) -> str:
-    text = repr(value)
-    return text if len(text) <= 40 else text[:37] + "..."
