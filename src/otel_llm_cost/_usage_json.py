@@ -23,9 +23,20 @@ def _load(text: object) -> Mapping[str, Any] | None:
     if isinstance(text, str) and len(text) <= _MAX_JSON:
         try:
             value = json.loads(text)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nesting deeper than the parser's stack
             return None
         return value if isinstance(value, Mapping) else None
+    return None
+
+
+def unreadable(text: object) -> str | None:
+    """Why ``text`` is not a JSON usage object, in words; ``None`` when it is one."""
+    if not isinstance(text, str):
+        return f"a {type(text).__name__}, not JSON text"
+    if len(text) > _MAX_JSON:
+        return f"{len(text)} characters of JSON; a usage object is at most {_MAX_JSON}"
+    if _load(text) is None:
+        return "not a JSON object (malformed, or nested too deeply)"
     return None
 
 
@@ -45,7 +56,7 @@ def provider_usage(text: object, provider_id: str | None, model: str | None) -> 
                 extracted = genai_prices.extract_usage(
                     {"usage": usage, "model": model or ""}, provider_id=provider_id, api_flavor=flavour
                 )
-        except (ValueError, LookupError, TypeError):
+        except Exception:  # third-party code reading untrusted JSON: any failure means "not this shape"
             continue
         counts = {
             key: int(value)

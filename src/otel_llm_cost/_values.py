@@ -8,6 +8,7 @@ finite, plausible USD amount. What fails a check is reported in words, never gue
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
@@ -21,6 +22,7 @@ MAX_TOKENS = 10**12
 # A single call reported as costing more than this is not a real cost; it is flagged, not summed.
 MAX_REPORTED_COST_USD = Decimal(10_000)
 _MAX_TEXT = 512  # longer identifiers are truncated: they are labels, not payloads
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def parse_token_count(value: object) -> int:
@@ -70,18 +72,35 @@ def first_text(attributes: Mapping[str, object], names: tuple[str, ...]) -> str 
 
 
 def text_of(value: object) -> str | None:
+    """A label as stored: text trimmed of surrounding whitespace and cut to 512 characters.
+
+    Everything else is kept verbatim, control characters and NUL included (DuckDB's VARCHAR and
+    Arrow strings hold them, and a label is data, not markup). Only lone surrogates, which no UTF-8
+    string can hold, become U+FFFD: left in, they would fail the whole batch's Arrow conversion.
+    """
     if isinstance(value, str):
         text = value.strip()
     elif isinstance(value, (int, float)) and not isinstance(value, bool):
         text = str(value)
     else:
         return None
-    return text[:_MAX_TEXT] or None
+    return utf8_safe(text[:_MAX_TEXT]) or None
 
 
 def test_id_of(value: object) -> str | None:
     # Not text_of(): a node id is matched exactly against pytest's, so it is never trimmed or truncated.
-    return value if isinstance(value, str) and value else None
+    return utf8_safe(value) if isinstance(value, str) and value else None
+
+
+def utf8_safe(text: str) -> str:
+    """``text`` with each surrogate code point (invalid in UTF-8) replaced by U+FFFD."""
+    if text.isascii():  # O(1) in CPython: the common case costs nothing more
+        return text
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return _SURROGATE.sub("\ufffd", text)
+    return text
 
 
 def reported_cost(attributes: Mapping[str, Any], errors: list[str]) -> Decimal | None:

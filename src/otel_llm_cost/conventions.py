@@ -28,7 +28,7 @@ from otel_llm_cost import _dialects as d
 from otel_llm_cost import _usage_json
 from otel_llm_cost import attributes as a
 from otel_llm_cost._providers import catalog_provider_id
-from otel_llm_cost._values import first_count, first_text, reported_cost, test_id_of, text_of
+from otel_llm_cost._values import first_count, first_text, parse_token_count, reported_cost, test_id_of, text_of
 
 _MARKERS = d.MARKERS
 
@@ -115,7 +115,7 @@ def run_kind(attributes: Mapping[str, Any]) -> str | None:
         (d.LANGFUSE_OBSERVATION_TYPE, d.LANGFUSE_RUN_TYPES),
     ):
         value = attributes.get(name)
-        if value in kinds:
+        if _is_in(value, kinds):
             return str(value)
     return None
 
@@ -148,19 +148,19 @@ def is_provider_call(attributes: Mapping[str, Any]) -> bool:
     every dialect's way of saying "agent", "chain", "workflow" or "tool" rules a span out.
     """
     operation = attributes.get(a.GEN_AI_OPERATION_NAME)
-    if operation in a.AGGREGATE_OPERATIONS:
+    if _is_in(operation, a.AGGREGATE_OPERATIONS):
         return False
     kind = attributes.get(d.OPENINFERENCE_SPAN_KIND)
-    if kind is not None and kind not in d.OPENINFERENCE_CALL_KINDS:
+    if kind is not None and not _is_in(kind, d.OPENINFERENCE_CALL_KINDS):
         return False
-    if attributes.get(d.TRACELOOP_SPAN_KIND) in d.TRACELOOP_AGGREGATE_KINDS:
+    if _is_in(attributes.get(d.TRACELOOP_SPAN_KIND), d.TRACELOOP_AGGREGATE_KINDS):
         return False
-    if attributes.get(d.VERCEL_OPERATION_ID) in d.VERCEL_AGGREGATE_OPERATIONS:
+    if _is_in(attributes.get(d.VERCEL_OPERATION_ID), d.VERCEL_AGGREGATE_OPERATIONS):
         return False
     observation = attributes.get(d.LANGFUSE_OBSERVATION_TYPE)
-    if observation is not None and observation not in d.LANGFUSE_CALL_TYPES:
+    if observation is not None and not _is_in(observation, d.LANGFUSE_CALL_TYPES):
         return False
-    if operation in a.CALL_OPERATIONS or kind is not None or observation is not None:
+    if _is_in(operation, a.CALL_OPERATIONS) or kind is not None or observation is not None:
         return True
     # No operation named: a call if it names a model or reports usage of its own.
     return any(name in attributes for name in (*d.INPUT_TOKENS, *d.OUTPUT_TOKENS, *d.REQUEST_MODEL, *d.RESPONSE_MODEL))
@@ -296,16 +296,26 @@ def _usage(
     # JSON usage objects fill what the flat attributes left out (Logfire keeps cache counts only
     # in the provider's raw usage; Langfuse only has its usage_details).
     from_json = None
+    source = d.RAW_PROVIDER_USAGE
     if d.RAW_PROVIDER_USAGE in attributes:
         from_json = _usage_json.provider_usage(attributes[d.RAW_PROVIDER_USAGE], catalog_provider_id(provider), model)
     if from_json is None and d.LANGFUSE_USAGE_DETAILS in attributes:
+        source = d.LANGFUSE_USAGE_DETAILS
         from_json = _usage_json.langfuse_usage(attributes[d.LANGFUSE_USAGE_DETAILS], model)
+    if from_json is None and usage["input"] is None and usage["output"] is None:
+        # The JSON was the only usage the span had: say why it could not be read, rather than
+        # reporting a call without usage.
+        for name in (d.RAW_PROVIDER_USAGE, d.LANGFUSE_USAGE_DETAILS):
+            reason = _usage_json.unreadable(attributes[name]) if name in attributes else None
+            if reason is not None:
+                errors.append(f"{name}: {reason}")
     if from_json is not None:
         keys = {"input": "input_tokens", "output": "output_tokens", "cache_read": "cache_read_tokens",
                 "cache_write": "cache_write_tokens", "cache_write_1h": "cache_write_1h_tokens",
                 "reasoning": "output_reasoning_tokens"}  # fmt: skip
         # JSON counts are already normalised (input includes cache, output includes reasoning).
-        json_usage = {key: from_json.get(name) for key, name in keys.items()}
+        # They are checked like the flat ones: a count past int64 would fail the whole batch's write.
+        json_usage = {key: _checked_count(source, name, from_json.get(name), errors) for key, name in keys.items()}
         if any(usage[k] is None and json_usage[k] for k in ("cache_read", "cache_write")):
             # The JSON knows a cache split the flat attributes missed: take its whole picture
             # rather than mixing two accountings of the same call.
@@ -316,6 +326,21 @@ def _usage(
                 if usage[key] is None:
                     usage[key] = value
     return usage
+
+
+def _is_in(value: object, names: frozenset[str]) -> bool:
+    # Only text can name a kind; testing a dict or list (an OTLP kvlist) for membership would raise.
+    return isinstance(value, str) and value in names
+
+
+def _checked_count(attribute: str, key: str, value: int | None, errors: list[str]) -> int | None:
+    if value is None:
+        return None
+    try:
+        return parse_token_count(value)
+    except ValueError as exc:
+        errors.append(f"{attribute} {key}: {exc}")
+        return None
 
 
 def _excludes_cache(scope: str | None, provider: str | None) -> bool:
