@@ -23,8 +23,10 @@ lint: $(STAMP)
 test: lint
 	$(BIN)/pytest -q
 
+# ~3 minutes on 2 cores; writes docs/benchmarks.md. The views over 10M calls are opt-in (~3 more
+# minutes): $(BIN)/python benchmarks/run.py --views-10m --docs docs/benchmarks.md
 bench: $(STAMP)
-	$(BIN)/python benchmarks/run.py
+	$(BIN)/python benchmarks/run.py --docs docs/benchmarks.md
 
 clean:
 	rm -rf $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache

@@ -1,14 +1,17 @@
 """Benchmark harness for otel-llm-cost: ``make bench`` or ``.venv/bin/python benchmarks/run.py [--quick]``.
 
-Four figures, each a ratio against a baseline measured in the same process and the same run,
+Five figures, each a ratio against a baseline measured in the same process and the same run,
 in interleaved rounds, reported as the median over rounds (see benchmarks/README.md):
 
 1. ``span.end()`` of an LLM span: LLMCostSpanProcessor vs the SDK's BatchSpanProcessor (no-op exporter).
 2. ``span.end()`` of a non-LLM (HTTP) span, same two processors.
 3. Ingest: spans priced and committed to DuckDB per second, vs row-by-row ``executemany``.
 4. Pricing: ``Pricer().price(record)`` vs ``genai_prices.calc_price``, after checking equal totals.
+5. Views: each ``sql/views`` view over 1M generated calls (10M with ``--views-10m``) vs one
+   aggregate scan of ``llm_calls``.
 
-Results are printed as a table and written to ``benchmarks/results/latest.json``. The exit status
+Results are printed as a table and written to ``benchmarks/results/latest.json``; ``--docs`` also
+writes the table, with the machine's description, as Markdown (``make bench``: docs/benchmarks.md). The exit status
 is 1 when a correctness check fails (a pricing mismatch, rows that differ, lost spans); a missed
 performance target is reported but does not fail the run.
 """
@@ -23,7 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timezone
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -36,6 +39,7 @@ if str(HERE) not in sys.path:  # the _helpers live next to this file
 import _ingest  # noqa: E402
 import _pricing  # noqa: E402
 import _span_end  # noqa: E402
+import _views  # noqa: E402
 from _workload import HTTP_ATTRIBUTES, llm_attribute_pool  # noqa: E402
 
 DEFAULT_OUTPUT = HERE / "results" / "latest.json"
@@ -58,6 +62,8 @@ class Config:
     pricing_inputs: int = 2_000
     pricing_rounds: int = 5
     pricing_repeats: int = 10  # the Pricer is ~10x faster: loop it more for a stable time
+    view_sizes: tuple[int, ...] = (1_000_000,)  # calls generated in llm_calls; --views-10m adds 10M
+    view_rounds: int = 5
 
     @classmethod
     def quick(cls) -> Config:
@@ -73,6 +79,8 @@ class Config:
             pricing_inputs=500,
             pricing_rounds=3,
             pricing_repeats=5,
+            view_sizes=(200_000,),
+            view_rounds=3,
         )
 
     @classmethod
@@ -92,6 +100,8 @@ class Config:
             pricing_inputs=120,
             pricing_rounds=2,
             pricing_repeats=2,
+            view_sizes=(2_000,),
+            view_rounds=2,
         )
 
 
@@ -156,6 +166,9 @@ def run_all(config: Config, db_dir: Path, log: Any = None) -> dict[str, Any]:
     figures["pricing"] = _pricing.run(
         inputs=config.pricing_inputs, rounds=config.pricing_rounds, pricer_repeats=config.pricing_repeats
     )
+    for rows in config.view_sizes:
+        say(f"  views over {rows:,} calls ...")
+        figures.setdefault("views", {}).update(_views.run((rows,), config.view_rounds, db_dir))
     say("done")
     return {
         "meta": _meta(config, time.monotonic() - started, revision),
@@ -206,6 +219,11 @@ def correctness_checks(figures: dict[str, Any]) -> list[dict[str, Any]]:
         for name, diff in ingest["identity"].items():
             same = diff["only_in_reference"] == 0 and diff["only_in_other"] == 0 and diff["rows"] > 0
             check(f"ingest: identical rows, {name}", same, diff)
+    for rows, result in figures.get("views", {}).items():
+        made = {"calls": result["calls"], "agent_runs": result["agent_runs"]}
+        check(f"views[{rows}]: the generated table holds every call", result["calls"] == int(rows), made)
+        empty = [view for view, r in result["views"].items() if r["result_rows"] == 0]
+        check(f"views[{rows}]: every view answers with rows", len(result["views"]) >= 6 and not empty, empty)
     if "pricing" in figures:
         identity = figures["pricing"]["identity"]
         check(
@@ -242,6 +260,8 @@ def _meta(config: Config, seconds: float, revision: str | None) -> dict[str, Any
         "python": platform.python_version(),
         "platform": platform.platform(),
         "machine": platform.machine(),
+        "cpu": _cpu_model(),
+        "memory_gb": _memory_gb(),
         "cpus": os.cpu_count(),
         "load_average": [round(x, 2) for x in os.getloadavg()] if hasattr(os, "getloadavg") else None,
         "packages": {name: _package_version(name) for name in packages},
@@ -304,8 +324,17 @@ def render(results: dict[str, Any]) -> str:
         lines.append(row("4. pricing µs/span (warm)", _fmt(r["pricer_us_per_span"]), _fmt(r["calc_price_us_per_span"]),
                          spread(r["speedup"])))  # fmt: skip
         lines.append(row("     Pricer cold µs/span (first use)", _fmt(r["pricer_cold_us_per_span"]), "", ""))
+    for rows, r in figures.get("views", {}).items():
+        lines.append(
+            row(f"5. views over {_count(int(rows))} calls: ms", "", _fmt(r["baseline_ms"]), "(scan of llm_calls)")
+        )
+        for view, v in r["views"].items():
+            lines.append(row(f"     {view}", _fmt(v["ms"]), _fmt(r["baseline_ms"]), spread(v["vs_scan"])))
     lines.append("")
-    lines.append("ratios: 1-2 are candidate/baseline time (lower is better); 3-4 are candidate/baseline speed.")
+    lines.append(
+        "ratios: 1-2 are candidate/baseline time (lower is better); 3-4 are candidate/baseline speed;"
+        " 5 is view/scan time."
+    )
     lines.append("")
     for target in results["targets"]:
         mark = "MET   " if target["met"] else "MISSED"
@@ -321,6 +350,62 @@ def render(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _count(rows: int) -> str:
+    return f"{rows // 1_000_000}M" if rows >= 1_000_000 and rows % 1_000_000 == 0 else f"{rows:,}"
+
+
+def render_markdown(results: dict[str, Any], table: str) -> str:
+    """docs/benchmarks.md: the machine, the packages, the run's table and its targets."""
+    meta = results["meta"]
+    packages = ", ".join(f"{name} {v}" for name, v in meta["packages"].items() if v)
+    views = ", ".join(_count(int(rows)) for rows in results["figures"].get("views", {}))
+    return "\n".join(
+        [
+            "# Benchmarks",
+            "",
+            "Written by `make bench` (`benchmarks/run.py --docs docs/benchmarks.md`); the method, what each",
+            "figure times and against which baseline, is in [benchmarks/README.md](../benchmarks/README.md).",
+            "Every ratio is against a baseline measured in the same process, in interleaved rounds: the",
+            "median over rounds, with the min-max spread. Tests never time anything.",
+            "",
+            "## The machine",
+            "",
+            f"- {meta['run']} run, {meta['date']}, git `{meta['git']}`, {meta['seconds']} s",
+            f"- {meta.get('cpu') or meta['machine']}, {meta['cpus']} CPUs, {meta.get('memory_gb', '?')} GB;"
+            f" load average at the start {meta['load_average']}",
+            f"- {meta['platform']}, Python {meta['python']}",
+            f"- {packages}",
+            f"- views over: {views or 'not run'} generated calls"
+            + ("" if "10000000" in results["figures"].get("views", {}) else " (10M: `benchmarks/run.py --views-10m`)"),
+            "- `serve` throughput: not built yet",
+            "",
+            "## Results",
+            "",
+            "```",
+            table,
+            "```",
+            "",
+        ]
+    )
+
+
+def _cpu_model() -> str | None:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or None
+
+
+def _memory_gb() -> float | None:
+    try:
+        return round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1)
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
 def _clean_environment() -> None:
     """Library defaults, not this shell's settings: the 'defaults' variant must mean the defaults."""
     for name in list(os.environ):
@@ -333,20 +418,31 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="a short run (~30 s): smaller N, fewer rounds")
     parser.add_argument("--smoke", action="store_true", help="a run of seconds whose timings mean nothing (tests)")
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="JSON results file")
+    parser.add_argument(
+        "--views-10m", action="store_true", help="also time the views over 10M calls (~3 more minutes on 2 cores)"
+    )
+    parser.add_argument("--docs", type=Path, help="also write the table, with the machine, as Markdown here")
     args = parser.parse_args(argv)
 
     _clean_environment()
     kind = "smoke" if args.smoke else "quick" if args.quick else "full"
     config = Config.smoke() if args.smoke else Config.quick() if args.quick else Config()
+    if args.views_10m:
+        config = replace(config, view_sizes=(*config.view_sizes, 10_000_000))
     print(f"otel-llm-cost benchmarks ({kind} run)", flush=True)
     with tempfile.TemporaryDirectory(prefix="otel-llm-cost-bench-") as tmp:
         results = run_all(config, Path(tmp), log=sys.stdout)
     results["meta"]["run"] = kind
+    table = render(results)
     print()
-    print(render(results))
+    print(table)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(results, indent=2, default=str) + "\n")
     print(f"\nresults written to {args.output}")
+    if args.docs is not None:
+        args.docs.parent.mkdir(parents=True, exist_ok=True)
+        args.docs.write_text(render_markdown(results, table))
+        print(f"table written to {args.docs}")
     return 0 if all(check["ok"] for check in results["checks"]) else 1
 
 
