@@ -244,7 +244,10 @@ def _package_version(name: str) -> str | None:
 def _git_revision() -> str | None:
     try:
         head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=HERE, capture_output=True, text=True)
-        dirty = subprocess.run(["git", "status", "--porcelain", "--", "src"], cwd=HERE, capture_output=True, text=True)
+        # From the repository root: "src" relative to benchmarks/ matched nothing, so a dirty tree looked clean.
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--", "src"], cwd=HERE.parent, capture_output=True, text=True
+        )
     except OSError:
         return None
     if head.returncode != 0:
