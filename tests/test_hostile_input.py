@@ -495,3 +495,14 @@ def test_many_hostile_spans_in_one_batch_leave_a_queryable_database(tmp_path: Pa
         statuses = dict(store.con.execute("SELECT pricing_status, count(*) FROM llm_calls GROUP BY ALL").fetchall())
         assert set(statuses) <= STATUSES and statuses.get("invalid_usage")
         every_view_answers(store.con)
+
+
+@pytest.mark.parametrize(("start", "end"), [(2**64, 2**64 + 1), (2**63, 2**63), (1, 2**63)])
+def test_a_span_time_past_int64_loses_that_span_only(start: int, end: int) -> None:
+    """An OTLP span carries its times as uint64: past int64 it cannot be stored, but the batch can."""
+    with DuckDBStore(":memory:") as store:
+        exporter = CostExporter(store)
+        bad = hand_made_span(chat_attributes())
+        bad._start_time, bad._end_time = start, end
+        exporter.export([hand_made_span(chat_attributes()), bad, hand_made_span(chat_attributes())])
+        assert (exporter.stats.stored, exporter.stats.malformed, exporter.stats.store_failed) == (2, 1, 0)

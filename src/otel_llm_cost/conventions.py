@@ -31,6 +31,7 @@ from otel_llm_cost._providers import catalog_provider_id
 from otel_llm_cost._values import first_count, first_text, parse_token_count, reported_cost, test_id_of, text_of
 
 _MARKERS = d.MARKERS
+_MIN_NS, _MAX_NS = -(2**63), 2**63 - 1
 
 
 def looks_like_llm_call(attributes: Mapping[str, Any] | None) -> bool:
@@ -251,12 +252,18 @@ def to_call_record(span: ReadableSpan, baggage: Mapping[str, object] | None = No
 def _identity(span: ReadableSpan, context: SpanContext, resource: Mapping[str, Any]) -> dict[str, Any]:
     """The fields every stored span has, calls and runs alike."""
     parent = span.parent
+    start_ns = span.start_time or 0
+    end_ns = span.end_time or start_ns
+    if not (_MIN_NS <= start_ns <= _MAX_NS and _MIN_NS <= end_ns <= _MAX_NS):
+        # The column is an int64 of nanoseconds: one such value would fail the whole batch's write,
+        # so this span alone is refused (the exporter counts it as malformed).
+        raise ValueError(f"span times {start_ns}..{end_ns} are not int64 nanoseconds")
     return {
         "trace_id": format(context.trace_id, "032x"),
         "span_id": format(context.span_id, "016x"),
         "parent_span_id": format(parent.span_id, "016x") if parent is not None else None,
-        "start_time_ns": span.start_time or 0,
-        "end_time_ns": span.end_time or span.start_time or 0,
+        "start_time_ns": start_ns,
+        "end_time_ns": end_ns,
         "span_name": text_of(span.name) or "",
         "service_name": first_text(resource, (a.SERVICE_NAME,)),
     }
