@@ -17,6 +17,7 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+import duckdb
 from opentelemetry import baggage
 from opentelemetry.context import (
     Context,
@@ -77,12 +78,14 @@ class CostExporter(SpanExporter):
         metrics: CostMetrics | None = None,
     ) -> None:
         self._store: DuckDBStore | None = store if isinstance(store, DuckDBStore) else None
+        self._store_path = store.path if isinstance(store, DuckDBStore) else None
         self._open_store = None if isinstance(store, DuckDBStore) else store
         self._pricer = pricer or Pricer()
         self._forward_to = forward_to
         self._metrics = metrics
         self._duplicates = DuplicateDetector()
         self._store_error: str | None = None
+        self._no_store_reason = "the store was closed"
         self._lock = threading.Lock()  # export() may be called from flush and worker threads
         self.stats = ExportStats()
 
@@ -153,7 +156,7 @@ class CostExporter(SpanExporter):
     def _ensure_store(self) -> DuckDBStore:
         if self._store is None:
             if self._open_store is None:
-                raise StoreUnavailable("the store was closed")
+                raise StoreUnavailable(self._no_store_reason)
             self._store = self._open_store()
         return self._store
 
@@ -163,8 +166,10 @@ class CostExporter(SpanExporter):
             # Logged once per distinct error, so a dead disk cannot flood the application's logs.
             logger.error("LLM cost records are being dropped: %s", message)
             self._store_error = message
-        if self._open_store is not None and self._store is not None:
-            # Reopen on the next batch: the connection may be unusable after an I/O error.
+        if self._open_store is not None and self._store is not None and _connection_is_lost(exc):
+            # Reopen on the next batch, but only when DuckDB says the connection is gone. After a
+            # failed commit (a full disk) the open connection is fine: its next commit, once there
+            # is room, replaces the torn end of the WAL.
             with contextlib.suppress(Exception):
                 self._store.close()
             self._store = None
@@ -225,12 +230,33 @@ class CostExporter(SpanExporter):
         self._open_store = None
 
     def reset_after_fork(self) -> None:
-        """In a forked child: forget the parent's connection (it belongs to the parent) and lock."""
+        """In a forked child: a new lock (the parent's worker may have held it at the fork), counts
+        of its own, and never the parent's connection.
+
+        A store opened from a path is opened again, lazily (the parent's lock on the file then
+        makes it fail and count its spans as dropped, unless the path differs per process). A store
+        passed in belongs to the parent: this child counts its spans as dropped.
+        """
         self._lock = threading.Lock()
-        if self._store is not None and self._open_store is not None:
-            self._store = None
+        self.stats = ExportStats()
+        self._store_error = None
+        if self._store is not None:
+            self._store = None  # the store module keeps it open: see DuckDBStore after a fork
+            if self._open_store is None:
+                self._no_store_reason = (
+                    f"the DuckDB store {self._store_path!r} was opened by the parent process before it forked; "
+                    "a forked child cannot write to it (pass db_path, with a file per process, or create the "
+                    "processor after the fork)"
+                )
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
         if self._forward_to is not None:
             return self._forward_to.force_flush(timeout_millis)
         return True
+
+
+def _connection_is_lost(exc: Exception) -> bool:
+    """DuckDB invalidated the database (a fatal or internal error): only a new connection can write."""
+    return isinstance(exc, (duckdb.FatalException, duckdb.InternalException, duckdb.ConnectionException)) or (
+        "invalidated" in str(exc)
+    )

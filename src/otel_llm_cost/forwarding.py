@@ -152,8 +152,9 @@ class SpanForwarder(SpanExporter):
         self._shutdown_exporter()
 
     def reset_after_fork(self) -> None:
-        """In a forked child: start empty, with a worker of its own."""
+        """In a forked child: start empty, with counts and a worker of its own."""
         self._queue = deque()
+        self.forwarded = self.failed = self.dropped_queue_full = 0
         if not self._closed:
             self._init_worker()
 

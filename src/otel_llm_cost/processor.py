@@ -95,7 +95,9 @@ class LLMCostSpanProcessor(SpanProcessor):
     Args:
         db_path: DuckDB file to write; :envvar:`OTEL_LLM_COST_DB`, else ``llm-cost.duckdb``. The
             file is opened lazily on the worker thread, so a bad path never fails ``span.end()``:
-            it is logged once and the spans are counted as dropped.
+            it is logged once and the spans are counted as dropped. ``{pid}`` in the path is
+            replaced by the id of the process that opens it: after a fork, each child writes a
+            file of its own (DuckDB allows one writing process per file).
         store: an already-open :class:`DuckDBStore` to use instead of ``db_path``.
         forward_to: where to forward the LLM spans, each a copy with its cost attributes added:
             any ``SpanExporter``, or ``"otlp"``, ``"otlp_http"``, ``"otlp_grpc"``, ``"console"``
@@ -176,7 +178,9 @@ class LLMCostSpanProcessor(SpanProcessor):
             )
         self._metrics = _cost_metrics(meter_provider, token_usage) if with_metrics else None
         db = self.db_path
-        opener: DuckDBStore | Callable[[], DuckDBStore] = store if store is not None else lambda: DuckDBStore(db or "")
+        opener: DuckDBStore | Callable[[], DuckDBStore] = (
+            store if store is not None else lambda: DuckDBStore(_pid_path(db))
+        )
         self.exporter = CostExporter(opener, pricer=pricer, forward_to=self.forwarder, metrics=self._metrics)
         if forward_all and self.forwarder is not None:
             self._offer_forward = self.forwarder.offer
@@ -338,13 +342,21 @@ class LLMCostSpanProcessor(SpanProcessor):
                 logger.exception("exporting %d LLM spans failed", len(batch))
 
     def _after_fork_in_child(self) -> None:
-        # The parent's queue, worker and connection stay with the parent; the child starts empty.
+        # The parent's queue, worker and connection stay with the parent: the child starts empty,
+        # with counts of its own, so its stats() account for the spans it ended itself.
         self._queue = deque()
+        self._processed = 0
+        self._dropped_queue_full = 0
         self.exporter.reset_after_fork()
         if self.forwarder is not None:
             self.forwarder.reset_after_fork()
         if not self._closed:
             self._init_worker()
+
+
+def _pid_path(db_path: str | None) -> str:
+    """``db_path`` with ``{pid}`` replaced by this process's id (called when the file is opened)."""
+    return (db_path or "").replace("{pid}", str(os.getpid()))
 
 
 def _after_fork_in_child(weak_processor: weakref.ReferenceType[Any]) -> None:

@@ -13,9 +13,11 @@ while no writer holds the file.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import json
 import logging
 import os
+import weakref
 from collections.abc import Sequence
 from decimal import ROUND_HALF_EVEN, Context, Decimal
 from pathlib import Path
@@ -24,7 +26,7 @@ import duckdb
 import pyarrow as pa
 
 from otel_llm_cost.conventions import AgentRun, CallRecord
-from otel_llm_cost.migrations import migrate
+from otel_llm_cost.migrations import MigrationError, migrate
 from otel_llm_cost.pricing import Cost, RatePlan
 
 logger = logging.getLogger(__name__)
@@ -60,6 +62,55 @@ _MERGED_TABLES = ("model_prices", "llm_agent_runs", "llm_calls")
 
 class StoreUnavailable(RuntimeError):
     """The DuckDB file cannot be opened for writing (missing folder, read-only, locked...)."""
+
+
+# Fork safety. A forked child inherits DuckDB's in-memory copy of every database the parent has
+# open, but not the parent's lock on the file. Closing that copy in the child (or letting Python
+# free it) checkpoints the parent's file and deletes its WAL under the running parent; connecting
+# to the same path again in the child is handed that copy by DuckDB's instance cache and writes the
+# file unlocked. So a child never closes an inherited store, and refuses to open those files.
+_open_stores: weakref.WeakSet[DuckDBStore] = weakref.WeakSet()
+_parent_files: dict[str, int] = {}  # resolved path -> pid of the parent that had it open at fork
+_inherited: list[object] = []
+
+
+def _after_fork_in_child() -> None:
+    parent = os.getppid()
+    for store in list(_open_stores):
+        _parent_files[_resolved(store.path)] = parent
+        _keep_forever(store)
+    _open_stores.clear()
+    for con in _parent_default_connection:
+        _keep_forever(con)
+    _parent_default_connection.clear()
+
+
+def _keep_forever(obj: object) -> None:
+    _inherited.append(obj)
+    with contextlib.suppress(Exception):
+        # One reference more than anyone will drop, so interpreter exit does not free it either.
+        ctypes.pythonapi.Py_IncRef(ctypes.py_object(obj))
+
+
+_parent_default_connection: list[duckdb.DuckDBPyConnection] = []
+
+
+def _before_fork() -> None:
+    # duckdb's module-level default connection (made at import) is a database with threads of its
+    # own. A child that frees it at exit joins threads it does not have, and crashes or hangs
+    # (plain duckdb 1.5: import, fork, use duckdb in the child, sys.exit). Held here, it is kept
+    # unfreed in the child with the inherited stores.
+    if not _parent_default_connection:
+        with contextlib.suppress(Exception):
+            _parent_default_connection.append(duckdb.default_connection())
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(before=_before_fork, after_in_child=_after_fork_in_child)
+
+
+def _resolved(path: str) -> str:
+    return str(Path(path).expanduser().resolve())
 
 
 def _money(value: Decimal | None) -> Decimal | None:
@@ -163,11 +214,14 @@ class DuckDBStore:
 
     Raises:
         StoreUnavailable: the file cannot be opened (folder missing, permissions, locked by
-            another process); the message says which.
+            another process, not a DuckDB file); the message says which.
+        MigrationError: the file's schema cannot be brought up to date (written by a newer
+            version, or a table of ours exists with another shape); the message names the file.
     """
 
     def __init__(self, path: str | os.PathLike[str] = "llm-cost.duckdb", *, read_only: bool = False) -> None:
         self.path = str(path)
+        self._pid = os.getpid()
         self.con = _connect(self.path, read_only=read_only)
         try:
             # UTC for every session, readers included, so date_trunc and ::DATE on TIMESTAMPTZ mean
@@ -175,9 +229,21 @@ class DuckDBStore:
             self.con.execute("SET TimeZone = 'UTC'")
             if not read_only:
                 migrate(self.con)
+                # Schema changes go to the file now, not to the WAL: DuckDB 1.5 cannot replay some
+                # DDL from a WAL (duckdb/duckdb#19712, #22044), so a process killed before its next
+                # checkpoint would leave a file nobody can open. Rows in a WAL replay fine.
+                with contextlib.suppress(duckdb.Error):  # another connection of this process is writing
+                    self.con.execute("CHECKPOINT")
+        except MigrationError as exc:
+            # A file from a newer version, or another tool's table named llm_calls: nothing was
+            # changed (each step rolls back); say which file, since the caller may only log this.
+            self.con.close()
+            raise MigrationError(f"cannot use DuckDB file {self.path!r}: {exc}") from exc
         except BaseException:
             self.con.close()
             raise
+        if not _is_memory(self.path):
+            _open_stores.add(self)
 
     def write_batch(
         self,
@@ -234,7 +300,12 @@ class DuckDBStore:
             self.con.execute("DETACH _merge_source")
 
     def close(self) -> None:
-        """Close the connection, releasing the file's lock. Safe to call twice."""
+        """Close the connection, releasing the file's lock. Safe to call twice.
+
+        In a forked child, a store the parent opened is left open (see ``_after_fork_in_child``)."""
+        if self._pid != os.getpid():
+            return
+        _open_stores.discard(self)
         self.con.close()
 
     def __enter__(self) -> DuckDBStore:
@@ -270,6 +341,13 @@ def _connect(path: str, *, read_only: bool) -> duckdb.DuckDBPyConnection:
             raise StoreUnavailable(f"cannot open DuckDB file {path!r}: {str(folder)!r} is a file, not a folder")
         if read_only and not Path(path).expanduser().exists():
             raise StoreUnavailable(f"cannot open DuckDB file {path!r} for reading: no such file")
+        parent = _parent_files.get(_resolved(path))
+        if parent is not None:
+            raise StoreUnavailable(
+                f"cannot open DuckDB file {path!r} in this forked process: its parent (pid {parent}) had it open"
+                " when it forked, and DuckDB allows one writing process per file (give each process its own file,"
+                " e.g. a db_path with {pid}; see README)"
+            )
     try:
         return duckdb.connect(path, read_only=read_only)
     except duckdb.Error as exc:
