@@ -379,8 +379,15 @@ def render_markdown(results: dict[str, Any], table: str) -> str:
             f"- {meta['platform']}, Python {meta['python']}",
             f"- {packages}",
             f"- views over: {views or 'not run'} generated calls"
-            + ("" if "10000000" in results["figures"].get("views", {}) else " (10M: `benchmarks/run.py --views-10m`)"),
+            + (
+                " (the 10M with `--views-10m`)"
+                if "10000000" in results["figures"].get("views", {})
+                else " (10M: `benchmarks/run.py --views-10m`)"
+            ),
             "- `serve` throughput: not built yet",
+            "",
+            "A load average above the CPU count means other work shared the machine during the run: the",
+            "ratios, measured in interleaved rounds, hold up under it far better than the absolute times.",
             "",
             "## Results",
             "",
