@@ -38,9 +38,14 @@ from otel_llm_cost._values import MAX_REPORTED_COST_USD
 
 MAX_TEXT = 512
 STATUSES = {"priced", "unknown_model", "no_model", "no_usage", "invalid_usage", "price_error"}
+# Derandomized, without an example database: every run (CI included) tries the same examples, so a
+# green main stays green and nothing is written into the work tree. To explore further, raise
+# max_examples and drop derandomize locally (1,500 examples per test have passed).
 BOUNDED = settings(
     max_examples=100,
     deadline=None,
+    derandomize=True,
+    database=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.large_base_example],
 )
 
@@ -292,7 +297,13 @@ def test_a_reported_cost_is_kept_only_when_it_is_plausible(harness: Harness, val
     assert status == "priced" and cost is not None and cost > 0  # our own computation still counts
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(
+    max_examples=25,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 @given(attributes=st.dictionaries(st.sampled_from(READ_NAMES), sdk_value, max_size=20), name=nasty_text)
 def test_span_end_never_raises_through_the_sdk(
     sdk_processor: tuple[TracerProvider, LLMCostSpanProcessor], attributes: dict[str, Any], name: str
