@@ -298,3 +298,37 @@ def test_multiprocessing_fork_and_spawn(tmp_path: Path) -> None:
             assert query(template.format(pid=main["pid"]), "SELECT user_id, count(*) FROM llm_calls GROUP BY ALL") == [
                 ("main", 5)
             ]
+
+
+def test_a_store_passed_in_is_disabled_in_a_forked_child_with_a_clear_reason(tmp_path: Path) -> None:
+    db = str(tmp_path / "given.duckdb")
+    code = PREAMBLE + textwrap.dedent(
+        """
+        from otel_llm_cost import DuckDBStore
+        provider = TracerProvider(shutdown_on_exit=False)
+        processor = LLMCostSpanProcessor(store=DuckDBStore(sys.argv[1]), flush_at_exit=False)
+        provider.add_span_processor(processor)
+        tracer = provider.get_tracer("fork")
+        end(tracer, 7, "parent")
+        processor.force_flush()
+        pid = os.fork()
+        if pid == 0:
+            end(tracer, 4, "child")
+            processor.force_flush()
+            report("child", processor)
+            sys.exit(0)
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0, os.waitstatus_to_exitcode(status)
+        end(tracer, 3, "parent")
+        processor.shutdown()
+        report("parent", processor)
+        """
+    )
+    result = subprocess.run([sys.executable, "-c", code, db], capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode == 0, result.stderr[-3000:]
+    found = by_who([json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")])
+    assert (found["child"]["processed"], found["child"]["store_failed"], found["child"]["stored"]) == (4, 4, 0)
+    assert (found["parent"]["processed"], found["parent"]["stored"]) == (10, 10)
+    errors = [line for line in result.stderr.splitlines() if "LLM cost records are being dropped" in line]
+    assert len(errors) == 1 and "was opened by the parent process before it forked" in errors[0], result.stderr
+    assert query(db, "SELECT user_id, count(*) FROM llm_calls GROUP BY ALL") == [("parent", 10)]
