@@ -7,7 +7,7 @@
 * No value from a span is put into SQL text: every statement the store runs is recorded while
   spans full of SQL are written, and none contains a span's value.
 * Secrets (OTLP headers, credentials in the endpoint) never reach our logs or ``stats()``.
-* The database file is created readable by its owner only (0600): not yet, see the xfail reasons.
+* The database file (and its write-ahead log) is created readable by its owner only (0600).
 """
 
 from __future__ import annotations
@@ -291,11 +291,6 @@ def test_a_bad_forward_setting_is_logged_without_the_secrets_next_to_it(
 
 # --- file permissions -----------------------------------------------------------------------------------
 
-_NOT_YET = (
-    "DuckDB creates files with 0666 & ~umask (0644 here). Needs store.py to create a new database "
-    "file 0600 before DuckDB opens it, and to tighten the WAL, which DuckDB recreates at each checkpoint."
-)
-
 
 def _mode(path: Path) -> int:
     return stat.S_IMODE(os.stat(path).st_mode)
@@ -310,7 +305,6 @@ def default_umask() -> Iterator[None]:
         os.umask(old)
 
 
-@pytest.mark.xfail(strict=True, reason=_NOT_YET)
 @pytest.mark.usefixtures("default_umask")
 def test_a_new_store_file_is_readable_by_its_owner_only(tmp_path: Path) -> None:
     path = tmp_path / "new.duckdb"
@@ -319,7 +313,6 @@ def test_a_new_store_file_is_readable_by_its_owner_only(tmp_path: Path) -> None:
     assert _mode(path) == 0o600
 
 
-@pytest.mark.xfail(strict=True, reason=_NOT_YET)
 @pytest.mark.usefixtures("default_umask")
 def test_the_processor_creates_its_file_readable_by_its_owner_only(tmp_path: Path) -> None:
     path = tmp_path / "processor.duckdb"
@@ -334,7 +327,6 @@ def test_the_processor_creates_its_file_readable_by_its_owner_only(tmp_path: Pat
     assert query(str(path), "SELECT count(*) FROM llm_calls") == [(1,)]
 
 
-@pytest.mark.xfail(strict=True, reason=_NOT_YET)
 @pytest.mark.usefixtures("default_umask")
 def test_the_write_ahead_log_is_readable_by_its_owner_only(tmp_path: Path) -> None:
     path = tmp_path / "wal.duckdb"

@@ -17,6 +17,7 @@ import ctypes
 import json
 import logging
 import os
+import stat
 import weakref
 from collections.abc import Sequence
 from decimal import ROUND_HALF_EVEN, Context, Decimal
@@ -222,7 +223,12 @@ class DuckDBStore:
     def __init__(self, path: str | os.PathLike[str] = "llm-cost.duckdb", *, read_only: bool = False) -> None:
         self.path = str(path)
         self._pid = os.getpid()
+        new_file = not read_only and not _is_memory(self.path) and not Path(self.path).expanduser().exists()
         self.con = _connect(self.path, read_only=read_only)
+        # The mode the WAL is given after each commit: the file's own. None: leave files alone.
+        self._file_mode: int | None = None
+        if not read_only and not _is_memory(self.path):
+            self._file_mode = _owner_only(self.path) if new_file else _mode_of(self.path)
         try:
             # UTC for every session, readers included, so date_trunc and ::DATE on TIMESTAMPTZ mean
             # UTC days and Python gets UTC datetimes whatever the host's time zone.
@@ -274,7 +280,19 @@ class DuckDBStore:
             with contextlib.suppress(duckdb.Error):
                 con.execute("ROLLBACK")
             raise
+        self._restrict_wal()
         return inserted
+
+    def _restrict_wal(self) -> None:
+        """Give the write-ahead log the database file's permissions.
+
+        DuckDB deletes the WAL at each checkpoint and creates a new one with the process umask
+        (0644 usually), though it holds the same rows as the file. Between its creation and this
+        chmod it is readable as the umask allows; a 0700 folder or ``umask 077`` closes that gap.
+        """
+        if self._file_mode is not None:
+            with contextlib.suppress(OSError):
+                os.chmod(f"{Path(self.path).expanduser()}.wal", self._file_mode)
 
     def merge_from(self, path: str | os.PathLike[str]) -> None:
         """Copy another cost database (same schema version) into this one, in one transaction.
@@ -298,6 +316,7 @@ class DuckDBStore:
                 raise
         finally:
             self.con.execute("DETACH _merge_source")
+        self._restrict_wal()
 
     def close(self) -> None:
         """Close the connection, releasing the file's lock. Safe to call twice.
@@ -328,6 +347,25 @@ def _insert(con: duckdb.DuckDBPyConnection, table: str, batch: pa.RecordBatch) -
 def _is_memory(path: str) -> bool:
     # DuckDB treats "" and ":memory:" (optionally ":memory:NAME") as in-memory databases.
     return path == "" or path.startswith(":memory:")
+
+
+def _owner_only(path: str) -> int | None:
+    """Make a database file this process just created readable by its owner only (0600): it
+    holds who called which model at what cost. Created before any row is written to it."""
+    try:
+        os.chmod(Path(path).expanduser(), 0o600)
+    except OSError:
+        logger.warning("could not restrict %r to its owner (0600)", path)
+        return None
+    return 0o600
+
+
+def _mode_of(path: str) -> int | None:
+    """An existing file's permissions, kept as its owner set them (and given to the WAL too)."""
+    try:
+        return stat.S_IMODE(os.stat(Path(path).expanduser()).st_mode)
+    except OSError:
+        return None
 
 
 def _connect(path: str, *, read_only: bool) -> duckdb.DuckDBPyConnection:
