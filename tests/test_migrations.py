@@ -25,7 +25,14 @@ from otel_llm_cost.migrations import (
 )
 from otel_llm_cost.store import DuckDBStore
 
-NAMES = ["0001_initial", "0002_reported_cost", "0003_call_details", "0004_agent_runs", "0005_test_id"]
+NAMES = [
+    "0001_initial",
+    "0002_reported_cost",
+    "0003_call_details",
+    "0004_agent_runs",
+    "0005_test_id",
+    "0006_captured_attributes",
+]
 VIEWS = [
     "llm_cost_by_agent_run",
     "llm_cost_by_conversation",
@@ -74,9 +81,7 @@ def schema(con: duckdb.DuckDBPyConnection) -> dict[str, list[tuple[Any, ...]]]:
 
 def test_packaged_migrations_load_in_order() -> None:
     migrations = load_migrations()
-    assert [(m.number, m.name) for m in migrations] == [(1, "0001_initial"), (2, "0002_reported_cost"),
-                                                         (3, "0003_call_details"), (4, "0004_agent_runs"),
-                                                         (5, "0005_test_id")]  # fmt: skip
+    assert [(m.number, m.name) for m in migrations] == list(enumerate(NAMES, start=1))
     for m in migrations:
         assert "ALTER TABLE" in m.up_sql or "CREATE TABLE" in m.up_sql
         assert m.down_sql.strip()
@@ -157,7 +162,7 @@ def test_migrate_applies_all_then_nothing() -> None:
     recorded = con.execute(f"SELECT name, number, applied_at IS NOT NULL FROM {MIGRATIONS_TABLE} ORDER BY number")
     assert recorded.fetchall() == [("0001_initial", 1, True), ("0002_reported_cost", 2, True),
                                    ("0003_call_details", 3, True), ("0004_agent_runs", 4, True),
-                                   ("0005_test_id", 5, True)]  # fmt: skip
+                                   ("0005_test_id", 5, True), ("0006_captured_attributes", 6, True)]  # fmt: skip
     # Applying twice is a no-op that still (re)creates the views.
     assert migrate(con) == []
     assert views(con) == VIEWS
@@ -244,10 +249,10 @@ def test_database_from_a_newer_version_is_refused() -> None:
         migrate(con)
 
 
-@pytest.mark.parametrize("to", [-1, 6, 99])
+@pytest.mark.parametrize("to", [-1, 7, 99])
 def test_unknown_target_is_refused(to: int) -> None:
     con = duckdb.connect()
-    with pytest.raises(MigrationError, match=r"no migration numbered .* \(known: 0 to 0005\)"):
+    with pytest.raises(MigrationError, match=r"no migration numbered .* \(known: 0 to 0006\)"):
         migrate(con, to=to)
     assert tables(con) == []
 
@@ -365,8 +370,8 @@ def test_downgrade_keeps_the_older_columns(tmp_path: Path) -> None:
         placeholders = ", ".join("?" * len(_V1_ROWS[0]))
         con.executemany(f"INSERT INTO llm_calls ({_V1_COLUMNS}) VALUES ({placeholders})", _V1_ROWS)
         migrate(con)
-        assert migrate(con, to=1) == ["down 0005_test_id", "down 0004_agent_runs", "down 0003_call_details",
-                                      "down 0002_reported_cost"]  # fmt: skip
+        assert migrate(con, to=1) == ["down 0006_captured_attributes", "down 0005_test_id", "down 0004_agent_runs",
+                                      "down 0003_call_details", "down 0002_reported_cost"]  # fmt: skip
         assert con.execute(f"SELECT {_V1_COLUMNS} FROM llm_calls ORDER BY span_id DESC").fetchall() == _V1_ROWS
 
 
@@ -421,6 +426,7 @@ GOLDEN_LLM_CALLS = [
     ("duplicate_of_trace_id", "VARCHAR", "YES"),
     ("duplicate_of_span_id", "VARCHAR", "YES"),
     ("test_id", "VARCHAR", "YES"),
+    ("attributes", "JSON", "YES"),
 ]
 GOLDEN_MODEL_PRICES = [
     ("price_id", "VARCHAR", "NO"),

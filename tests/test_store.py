@@ -220,7 +220,7 @@ def test_every_field_round_trips(store: DuckDBStore) -> None:
         agent_name="planner", status_code="ERROR", error_type="Timeout", reported_cost_usd=Decimal("0.01"),
         input_excluded_cache=True, cache_write_1h_tokens=0, customer_id="acme-corp", scope_name="opentelemetry.x",
         reported_cost_error="negative", duplicate_of=("1" * 32, "2" * 16),
-        test_id="tests/test_chat.py::test_reply[gpt-4o]",
+        test_id="tests/test_chat.py::test_reply[gpt-4o]", attributes='{"app.feature": "refunds"}',
     )  # fmt: skip
     c = cost(
         Decimal("0.0035"), input_cost_usd=Decimal("0.002"), cache_read_cost_usd=Decimal("0.00025"),
@@ -247,7 +247,7 @@ def test_every_field_round_trips(store: DuckDBStore) -> None:
         "cost_source": "computed", "input_excluded_cache": True, "cache_write_1h_tokens": 0,
         "customer_id": "acme-corp", "scope_name": "opentelemetry.x", "reported_cost_error": "negative",
         "duplicate_of_trace_id": "1" * 32, "duplicate_of_span_id": "2" * 16,
-        "test_id": "tests/test_chat.py::test_reply[gpt-4o]",
+        "test_id": "tests/test_chat.py::test_reply[gpt-4o]", "attributes": '{"app.feature": "refunds"}',
     }  # fmt: skip
 
 

@@ -80,6 +80,8 @@ class CallRecord:
     duplicate_of: tuple[str, str] | None = None
     # The pytest node id the pytest plugin stamped on the span (otel_llm_cost.test_id).
     test_id: str | None = None
+    # Attributes the user chose to keep (store_attributes), redacted, as JSON text; set by the exporter.
+    attributes: str | None = None
 
     @property
     def has_usage(self) -> bool:

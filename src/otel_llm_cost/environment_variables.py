@@ -86,3 +86,13 @@ OTEL_LLM_COST_TOKEN_USAGE_METRICS: Final = "OTEL_LLM_COST_TOKEN_USAGE_METRICS"
 libraries already record it, and a second copy would double the sums. Default: ``false``.
 Argument: ``token_usage_metrics``.
 """
+
+OTEL_LLM_COST_STORE_ATTRIBUTES: Final = "OTEL_LLM_COST_STORE_ATTRIBUTES"
+"""
+.. envvar:: OTEL_LLM_COST_STORE_ATTRIBUTES
+
+Comma-separated span attribute names (``*`` matches any run of characters) to store, as JSON, in
+``llm_calls.attributes``. Default: empty, nothing is stored: prompts and completions stay out of
+the database unless listed. Argument: ``store_attributes`` (with ``redact``, a hook that only
+code can give).
+"""

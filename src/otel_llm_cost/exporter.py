@@ -26,6 +26,7 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 from otel_llm_cost import _enrich
+from otel_llm_cost._capture import AttributeCapture
 from otel_llm_cost._duplicates import DuplicateDetector
 from otel_llm_cost.conventions import AgentRun, CallRecord, to_agent_run, to_call_record
 from otel_llm_cost.forwarding import suppressed_instrumentation
@@ -76,6 +77,7 @@ class CostExporter(SpanExporter):
         pricer: Pricer | None = None,
         forward_to: SpanExporter | None = None,
         metrics: CostMetrics | None = None,
+        capture: AttributeCapture | None = None,
     ) -> None:
         self._store: DuckDBStore | None = store if isinstance(store, DuckDBStore) else None
         self._store_path = store.path if isinstance(store, DuckDBStore) else None
@@ -83,6 +85,7 @@ class CostExporter(SpanExporter):
         self._pricer = pricer or Pricer()
         self._forward_to = forward_to
         self._metrics = metrics
+        self._capture = capture if capture else None
         self._duplicates = DuplicateDetector()
         self._store_error: str | None = None
         self._no_store_reason = "the store was closed"
@@ -123,6 +126,8 @@ class CostExporter(SpanExporter):
                     cost = self._pricer.price(record)
                     model = cost.priced_model or record.response_model or record.request_model
                     record.duplicate_of = self._duplicates.original_of(record, model)
+                    if self._capture is not None:
+                        record.attributes = self._capture.capture(span.attributes or {})
                     outcome = (record, cost)
                     priced.append(outcome)
             except Exception:

@@ -28,7 +28,7 @@ import threading
 import time
 import weakref
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -40,6 +40,7 @@ from opentelemetry.sdk.trace.export import SpanExporter
 
 from otel_llm_cost import _settings
 from otel_llm_cost import environment_variables as env
+from otel_llm_cost._capture import AttributeCapture, Redactor, parse_allow_list
 from otel_llm_cost._dialects import MARKERS as _MARKERS
 from otel_llm_cost.exporter import CostExporter
 from otel_llm_cost.forwarding import FORWARD_NAMES, SpanForwarder, exporter_from_name
@@ -121,6 +122,11 @@ class LLMCostSpanProcessor(SpanProcessor):
         meter_provider: where the metrics go; the global ``MeterProvider`` by default.
         token_usage_metrics: also record ``gen_ai.client.token.usage``;
             :envvar:`OTEL_LLM_COST_TOKEN_USAGE_METRICS`, else False (instrumentations record it).
+        store_attributes: span attributes to keep in ``llm_calls.attributes`` (JSON), by name or
+            ``*`` pattern; :envvar:`OTEL_LLM_COST_STORE_ATTRIBUTES`, else none. Prompts and
+            completions are never stored unless listed here.
+        redact: ``redact(name, value)`` returns what to store for an allowed attribute, or None to
+            leave it out; if it raises, the attribute is left out (never stored unredacted).
 
     Raises:
         ValueError: an argument is malformed (configuration time, never span time).
@@ -141,6 +147,8 @@ class LLMCostSpanProcessor(SpanProcessor):
         metrics: bool | None = None,
         meter_provider: MeterProvider | None = None,
         token_usage_metrics: bool | None = None,
+        store_attributes: Sequence[str] | None = None,
+        redact: Redactor | None = None,
     ) -> None:
         if store is not None and db_path is not None:
             raise ValueError("pass either db_path or store, not both")
@@ -170,6 +178,12 @@ class LLMCostSpanProcessor(SpanProcessor):
             logger.warning("ignoring %s: nothing to forward to", env.OTEL_LLM_COST_FORWARD_ALL_SPANS)
             forward_all = False
 
+        if store_attributes is None:
+            store_attributes = parse_allow_list(os.environ.get(env.OTEL_LLM_COST_STORE_ATTRIBUTES, ""))
+        elif isinstance(store_attributes, str):
+            raise ValueError("store_attributes must be a list of attribute names, not one string")
+        capture = AttributeCapture(store_attributes, redact=redact)
+
         # Configuration is valid from here on: start threads.
         self.forwarder: SpanForwarder | None = None
         if forward_exporter is not None:
@@ -181,7 +195,9 @@ class LLMCostSpanProcessor(SpanProcessor):
         opener: DuckDBStore | Callable[[], DuckDBStore] = (
             store if store is not None else lambda: DuckDBStore(_pid_path(db))
         )
-        self.exporter = CostExporter(opener, pricer=pricer, forward_to=self.forwarder, metrics=self._metrics)
+        self.exporter = CostExporter(
+            opener, pricer=pricer, forward_to=self.forwarder, metrics=self._metrics, capture=capture
+        )
         if forward_all and self.forwarder is not None:
             self._offer_forward = self.forwarder.offer
             # Chosen once, here, so the usual on_end stays one set test for a span that is not an

@@ -48,11 +48,9 @@ _TEXT_COLUMNS = (
 _TOKEN_COLUMNS = ("input_tokens", "cache_read_tokens", "cache_write_tokens", "output_tokens", "reasoning_tokens")
 _COST_TEXT_COLUMNS = ("priced_provider", "priced_model", "pricing_status", "pricing_detail", "price_id",
                       "price_version", "cost_source")  # fmt: skip
-# CallRecord fields stored since migration 0003.
-_DETAIL_TEXT_COLUMNS = ("customer_id", "scope_name", "reported_cost_error")
+# CallRecord fields stored since migrations 0003 (details), 0005 (test_id) and 0006 (attributes).
+_DETAIL_TEXT_COLUMNS = ("customer_id", "scope_name", "reported_cost_error", "test_id", "attributes")
 _DETAIL_TOKEN_COLUMNS = ("cache_write_1h_tokens",)
-# CallRecord fields stored since migration 0005.
-_TEST_TEXT_COLUMNS = ("test_id",)
 _MONEY_COLUMNS = ("cost_usd", "computed_cost_usd", "input_cost_usd", "cache_read_cost_usd", "cache_write_cost_usd",
                   "output_cost_usd", "other_cost_usd")  # fmt: skip
 
@@ -155,8 +153,6 @@ def calls_to_arrow(rows: Sequence[tuple[CallRecord, Cost]]) -> pa.RecordBatch:
         columns[name] = pa.array([getattr(r, name) for r in records], pa.string())
     for name in _DETAIL_TOKEN_COLUMNS:
         columns[name] = pa.array([getattr(r, name) for r in records], pa.int64())
-    for name in _TEST_TEXT_COLUMNS:
-        columns[name] = pa.array([getattr(r, name) for r in records], pa.string())
     columns["is_duplicate"] = pa.array([r.duplicate_of is not None for r in records], pa.bool_())
     columns["duplicate_of_trace_id"] = pa.array([r.duplicate_of and r.duplicate_of[0] for r in records], pa.string())
     columns["duplicate_of_span_id"] = pa.array([r.duplicate_of and r.duplicate_of[1] for r in records], pa.string())
