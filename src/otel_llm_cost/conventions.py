@@ -40,9 +40,8 @@ def looks_like_llm_call(attributes: Mapping[str, Any] | None) -> bool:
 
 
 @dataclass(slots=True)
-class CallRecord:
-    """One span, normalised. A count the span did not report is ``None`` (never guessed as 0); an
-    invalid one is ``None`` too, and ``usage_error`` says why."""
+class StoredSpan:
+    """What every stored span has, calls and runs alike: identity, time and where it came from."""
 
     trace_id: str
     span_id: str
@@ -51,6 +50,13 @@ class CallRecord:
     end_time_ns: int
     span_name: str
     service_name: str | None
+
+
+@dataclass(slots=True)
+class CallRecord(StoredSpan):
+    """One span, normalised. A count the span did not report is ``None`` (never guessed as 0); an
+    invalid one is ``None`` too, and ``usage_error`` says why."""
+
     environment: str | None
     provider: str | None
     operation: str | None
@@ -89,16 +95,9 @@ class CallRecord:
 
 
 @dataclass(slots=True)
-class AgentRun:
+class AgentRun(StoredSpan):
     """An agent, workflow or multi-step span: not a call, but the unit users ask "what did it cost" of."""
 
-    trace_id: str
-    span_id: str
-    parent_span_id: str | None
-    start_time_ns: int
-    end_time_ns: int
-    span_name: str
-    service_name: str | None
     run_kind: str
     agent_name: str | None
     conversation_id: str | None
@@ -252,7 +251,7 @@ def to_call_record(span: ReadableSpan, baggage: Mapping[str, object] | None = No
 
 
 def _identity(span: ReadableSpan, context: SpanContext, resource: Mapping[str, Any]) -> dict[str, Any]:
-    """The fields every stored span has, calls and runs alike."""
+    """The :class:`StoredSpan` fields of a span."""
     parent = span.parent
     start_ns = span.start_time or 0
     end_ns = span.end_time or start_ns
