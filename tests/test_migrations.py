@@ -32,6 +32,7 @@ NAMES = [
     "0004_agent_runs",
     "0005_test_id",
     "0006_captured_attributes",
+    "0007_ingest_health",
 ]
 VIEWS = [
     "llm_cost_by_agent_run",
@@ -157,12 +158,13 @@ def test_migrate_applies_all_then_nothing() -> None:
     assert migrate(con) == [f"up {name}" for name in NAMES]
     assert applied(con) == NAMES
     assert pending(con) == []
-    assert tables(con) == [MIGRATIONS_TABLE, "llm_agent_runs", "llm_calls", "model_prices"]
+    assert tables(con) == [MIGRATIONS_TABLE, "llm_agent_runs", "llm_calls", "llm_ingest_health", "model_prices"]
     assert views(con) == VIEWS
     recorded = con.execute(f"SELECT name, number, applied_at IS NOT NULL FROM {MIGRATIONS_TABLE} ORDER BY number")
     assert recorded.fetchall() == [("0001_initial", 1, True), ("0002_reported_cost", 2, True),
                                    ("0003_call_details", 3, True), ("0004_agent_runs", 4, True),
-                                   ("0005_test_id", 5, True), ("0006_captured_attributes", 6, True)]  # fmt: skip
+                                   ("0005_test_id", 5, True), ("0006_captured_attributes", 6, True),
+                                   ("0007_ingest_health", 7, True)]  # fmt: skip
     # Applying twice is a no-op that still (re)creates the views.
     assert migrate(con) == []
     assert views(con) == VIEWS
@@ -249,10 +251,10 @@ def test_database_from_a_newer_version_is_refused() -> None:
         migrate(con)
 
 
-@pytest.mark.parametrize("to", [-1, 7, 99])
+@pytest.mark.parametrize("to", [-1, 8, 99])
 def test_unknown_target_is_refused(to: int) -> None:
     con = duckdb.connect()
-    with pytest.raises(MigrationError, match=r"no migration numbered .* \(known: 0 to 0006\)"):
+    with pytest.raises(MigrationError, match=r"no migration numbered .* \(known: 0 to 0007\)"):
         migrate(con, to=to)
     assert tables(con) == []
 
@@ -370,8 +372,7 @@ def test_downgrade_keeps_the_older_columns(tmp_path: Path) -> None:
         placeholders = ", ".join("?" * len(_V1_ROWS[0]))
         con.executemany(f"INSERT INTO llm_calls ({_V1_COLUMNS}) VALUES ({placeholders})", _V1_ROWS)
         migrate(con)
-        assert migrate(con, to=1) == ["down 0006_captured_attributes", "down 0005_test_id", "down 0004_agent_runs",
-                                      "down 0003_call_details", "down 0002_reported_cost"]  # fmt: skip
+        assert migrate(con, to=1) == [f"down {name}" for name in reversed(NAMES[1:])]
         assert con.execute(f"SELECT {_V1_COLUMNS} FROM llm_calls ORDER BY span_id DESC").fetchall() == _V1_ROWS
 
 
@@ -490,6 +491,7 @@ def test_golden_schema() -> None:
         (MIGRATIONS_TABLE, ["name"]),
         ("llm_agent_runs", ["trace_id", "span_id"]),
         ("llm_calls", ["trace_id", "span_id"]),
+        ("llm_ingest_health", ["process_key"]),
         ("model_prices", ["price_id"]),
     ]
 

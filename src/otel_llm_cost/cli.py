@@ -1,4 +1,4 @@
-"""The ``otel-llm-cost`` command: ``demo``, ``report`` and ``migrate``.
+"""The ``otel-llm-cost`` command: ``demo``, ``report``, ``migrate`` and ``health``.
 
 Each command is a thin shell: the work is in :mod:`otel_llm_cost.demo`, :mod:`otel_llm_cost.report`
 and :mod:`otel_llm_cost.migrations`. Whatever a user can get wrong (a missing file, a locked
@@ -8,6 +8,7 @@ no traceback.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -15,15 +16,16 @@ from typing import Any, TypeVar
 import click
 import duckdb
 from rich.console import Console
+from rich.table import Table
 
 import otel_llm_cost
-from otel_llm_cost import migrations
+from otel_llm_cost import health, migrations
 from otel_llm_cost import report as reporting
 from otel_llm_cost._report_render import render_report, report_to_json
 from otel_llm_cost.demo import DEFAULT_CALLS, DEFAULT_SEED, MAX_CALLS, SERVICES, run_demo
 from otel_llm_cost.environment_variables import OTEL_LLM_COST_DB
 from otel_llm_cost.processor import DEFAULT_DB_PATH
-from otel_llm_cost.store import StoreUnavailable
+from otel_llm_cost.store import DuckDBStore, StoreUnavailable
 
 F = TypeVar("F", bound=Callable[..., Any])
 # Piped output has no terminal width; rich would squeeze the tables to 80 columns.
@@ -61,6 +63,7 @@ def cli() -> None:
       otel-llm-cost report --db app.duckdb   # cost by day, model, service, user and conversation
       otel-llm-cost report --format json     # the same data, machine-readable
       otel-llm-cost migrate --list           # which schema migrations are applied
+      otel-llm-cost health                   # rows, last write, spans lost, file size
     """
 
 
@@ -205,3 +208,62 @@ def _list_migrations(db_path: str, known: list[migrations.Migration]) -> None:
         click.echo(f"{'applied' if migration.name in done else 'pending'}  {migration.name}")
     for name in sorted(set(done) - {m.name for m in known}):
         click.echo(f"unknown  {name}  (written by a newer otel-llm-cost)")
+
+
+@cli.command("health")
+@_db_option
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["table", "json"]),
+    default="table",
+    show_default=True,
+    help="A summary for people, JSON for monitoring.",
+)
+def health_command(db_path: str, output_format: str) -> None:
+    """Check rows, last write, lost spans and size.
+
+    Drops are what each writing process recorded (queue full, failed writes, unreadable spans).
+    The database is opened read-only.
+    """
+    try:
+        store = DuckDBStore(db_path, read_only=True)
+    except StoreUnavailable as exc:
+        raise click.ClickException(str(exc)) from exc
+    try:
+        result = health.check(store.con, db_path)
+    finally:
+        store.close()
+    if output_format == "json":
+        click.echo(json.dumps(result.as_dict(), default=str, indent=2))
+        return
+    console = _console()
+    table = Table(show_header=False, box=None, title=f"LLM cost database: {result.path}", title_justify="left")
+    pending = (
+        f" ({len(result.pending_migrations)} pending: run otel-llm-cost migrate)" if result.pending_migrations else ""
+    )
+    share = f" ({result.unpriced_calls / result.calls:.1%})" if result.calls else ""
+    rows = [
+        ("Schema", f"{result.schema or 'none'}{pending}"),
+        ("Calls", f"{result.calls:,}"),
+        ("Unpriced calls", f"{result.unpriced_calls:,}{share}"),
+        ("Duplicate spans", f"{result.duplicate_calls:,}"),
+        ("Agent runs", f"{result.agent_runs:,}"),
+        ("Calls between", f"{result.first_call} and {result.last_call}" if result.calls else "-"),
+        ("Last write", str(result.last_write or "-")),
+        ("Spans lost before storage", f"{result.lost:,}"),
+        ("File size", f"{result.file_bytes:,} bytes (+ {result.wal_bytes:,} in the WAL)"),
+    ]
+    for key, value in rows:
+        table.add_row(key, value)
+    console.print(table)
+    if result.processes:
+        writers = Table(title="Writing processes (most recent first)", title_justify="left")
+        for column in ("host", "pid", "updated", "processed", "stored", "queue full", "write failed", "unreadable"):
+            writers.add_column(column, justify="right" if column not in ("host", "updated") else "left")
+        for p in result.processes:
+            writers.add_row(
+                p.host or "-", str(p.pid), str(p.updated_at), f"{p.processed:,}", f"{p.stored:,}",
+                f"{p.dropped_queue_full:,}", f"{p.store_failed:,}", f"{p.malformed:,}",
+            )  # fmt: skip
+        console.print(writers)

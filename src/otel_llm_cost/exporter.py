@@ -14,8 +14,10 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
-from collections.abc import Callable, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Final
 
 import duckdb
 from opentelemetry import baggage
@@ -35,6 +37,8 @@ from otel_llm_cost.pricing import Cost, Pricer
 from otel_llm_cost.store import DuckDBStore, StoreUnavailable
 
 logger = logging.getLogger(__name__)
+
+HEALTH_INTERVAL_S: Final = 5.0  # how often a busy worker refreshes its llm_ingest_health row
 
 # What each forwarded span became, in batch order: (record, cost) for a call, None otherwise.
 _Outcome = tuple[CallRecord, Cost] | None
@@ -78,6 +82,7 @@ class CostExporter(SpanExporter):
         forward_to: SpanExporter | None = None,
         metrics: CostMetrics | None = None,
         capture: AttributeCapture | None = None,
+        health: Callable[[], Mapping[str, object]] | None = None,
     ) -> None:
         self._store: DuckDBStore | None = store if isinstance(store, DuckDBStore) else None
         self._store_path = store.path if isinstance(store, DuckDBStore) else None
@@ -86,6 +91,9 @@ class CostExporter(SpanExporter):
         self._forward_to = forward_to
         self._metrics = metrics
         self._capture = capture if capture else None
+        # A row for llm_ingest_health, written at most every HEALTH_INTERVAL_S and when closing.
+        self._health = health
+        self._health_written_at = 0.0
         self._duplicates = DuplicateDetector()
         self._store_error: str | None = None
         self._no_store_reason = "the store was closed"
@@ -156,7 +164,18 @@ class CostExporter(SpanExporter):
         self.stats.already_stored += len(priced) - inserted
         self.stats.unpriced += sum(1 for _, cost in priced if cost.cost_usd is None)
         self.stats.duplicates += sum(1 for record, _ in priced if record.duplicate_of is not None)
+        if time.monotonic() - self._health_written_at >= HEALTH_INTERVAL_S:
+            self._write_health(store)
         return True
+
+    def _write_health(self, store: DuckDBStore) -> None:
+        if self._health is None:
+            return
+        try:
+            store.record_health(self._health())
+        except Exception:
+            logger.debug("could not record ingest health", exc_info=True)
+        self._health_written_at = time.monotonic()
 
     def _ensure_store(self) -> DuckDBStore:
         if self._store is None:
@@ -227,6 +246,7 @@ class CostExporter(SpanExporter):
 
     def _close_store(self) -> None:
         if self._store is not None:
+            self._write_health(self._store)  # the final counts, drops at shutdown included
             try:
                 self._store.close()
             except Exception:

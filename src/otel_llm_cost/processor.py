@@ -24,12 +24,14 @@ from __future__ import annotations
 import atexit
 import logging
 import os
+import socket
 import threading
 import time
 import weakref
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
 from typing import Any
 
 from opentelemetry.context import Context, get_current
@@ -196,7 +198,12 @@ class LLMCostSpanProcessor(SpanProcessor):
             store if store is not None else lambda: DuckDBStore(_pid_path(db))
         )
         self.exporter = CostExporter(
-            opener, pricer=pricer, forward_to=self.forwarder, metrics=self._metrics, capture=capture
+            opener,
+            pricer=pricer,
+            forward_to=self.forwarder,
+            metrics=self._metrics,
+            capture=capture,
+            health=self._health_row,
         )
         if forward_all and self.forwarder is not None:
             self._offer_forward = self.forwarder.offer
@@ -205,6 +212,8 @@ class LLMCostSpanProcessor(SpanProcessor):
             setattr(self, "on_end", self._on_end_forwarding_all)  # noqa: B010
 
         self._queue: deque[tuple[ReadableSpan, Context]] = deque()
+        # (pid, start ns) naming this process's llm_ingest_health row; a forked child starts its own.
+        self._health_key = (os.getpid(), time.time_ns())
         self._closed = False
         self._dropped_queue_full = 0
         self._processed = 0
@@ -319,6 +328,30 @@ class LLMCostSpanProcessor(SpanProcessor):
             forward_queued=forwarder.queued if forwarder is not None else 0,
             forward_dropped_queue_full=forwarder.dropped_queue_full if forwarder is not None else 0,
         )
+
+    def _health_row(self) -> dict[str, object]:
+        """This process's row of ``llm_ingest_health``: its counters since it started (or forked)."""
+        stats = self.stats()
+        now = time.time_ns()
+        if self._health_key[0] != os.getpid():
+            self._health_key = (os.getpid(), now)
+        pid, started_ns = self._health_key
+        host = socket.gethostname()
+        return {
+            "process_key": f"{host}:{pid}:{started_ns}",
+            "host": host,
+            "pid": pid,
+            "started_at": datetime.fromtimestamp(started_ns / 1e9, tz=timezone.utc),
+            "updated_at": datetime.fromtimestamp(now / 1e9, tz=timezone.utc),
+            "processed": stats.processed,
+            "stored": stats.stored,
+            "already_stored": stats.already_stored,
+            "dropped_queue_full": stats.dropped_queue_full,
+            "store_failed": stats.store_failed,
+            "malformed": stats.malformed,
+            "forward_failed": stats.forward_failed,
+            "forward_dropped_queue_full": stats.forward_dropped_queue_full,
+        }
 
     # -- the worker thread ------------------------------------------------------------------------
 

@@ -19,7 +19,7 @@ import logging
 import os
 import stat
 import weakref
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from decimal import ROUND_HALF_EVEN, Context, Decimal
 from pathlib import Path
 
@@ -56,7 +56,7 @@ _MONEY_COLUMNS = ("cost_usd", "computed_cost_usd", "input_cost_usd", "cache_read
 
 
 # Tables another file contributes in merge_from; each insert-or-ignores on its primary key.
-_MERGED_TABLES = ("model_prices", "llm_agent_runs", "llm_calls")
+_MERGED_TABLES = ("model_prices", "llm_agent_runs", "llm_calls", "llm_ingest_health")
 
 
 class StoreUnavailable(RuntimeError):
@@ -289,6 +289,17 @@ class DuckDBStore:
         if self._file_mode is not None:
             with contextlib.suppress(OSError):
                 os.chmod(f"{Path(self.path).expanduser()}.wal", self._file_mode)
+
+    def record_health(self, row: Mapping[str, object]) -> None:
+        """Upsert one process's counters into ``llm_ingest_health`` (see migration 0007)."""
+        columns = list(row)
+        placeholders = ", ".join("?" for _ in columns)
+        # Column names are ours (the health row's keys); the values go in as parameters.
+        self.con.execute(
+            f"INSERT OR REPLACE INTO llm_ingest_health ({', '.join(columns)}) VALUES ({placeholders})",
+            [row[c] for c in columns],
+        )
+        self._restrict_wal()
 
     def merge_from(self, path: str | os.PathLike[str]) -> None:
         """Copy another cost database (same schema version) into this one, in one transaction.
