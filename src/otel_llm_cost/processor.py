@@ -114,7 +114,7 @@ class LLMCostSpanProcessor(SpanProcessor):
         pricer: a :class:`Pricer` to use; by default one over genai-prices' bundled catalog.
         max_queue_size: spans held before dropping; :envvar:`OTEL_LLM_COST_MAX_QUEUE_SIZE`, 8192.
         max_batch_size: most spans per DuckDB transaction; :envvar:`OTEL_LLM_COST_MAX_BATCH_SIZE`, 4096.
-            The worker wakes once 1024 spans (or this many, if fewer) are queued, and then writes
+            The worker wakes once a quarter of this many spans are queued, and then writes
             up to this many per transaction: a transaction's fixed cost is milliseconds.
         schedule_delay_millis: longest wait before a queued span is written;
             :envvar:`OTEL_LLM_COST_SCHEDULE_DELAY_MILLIS`, 1000.
@@ -161,7 +161,9 @@ class LLMCostSpanProcessor(SpanProcessor):
         self._max_batch_size = _settings.positive_int(
             "max_batch_size", max_batch_size, env.OTEL_LLM_COST_MAX_BATCH_SIZE, 4096
         )
-        self._wake_at = min(1024, self._max_batch_size)
+        # Wake the worker at a quarter batch: writing starts before the batch is full, and one
+        # transaction still carries many spans.
+        self._wake_at = max(1, self._max_batch_size // 4)
         delay_millis = _settings.positive_int(
             "schedule_delay_millis", schedule_delay_millis, env.OTEL_LLM_COST_SCHEDULE_DELAY_MILLIS, 1000
         )
