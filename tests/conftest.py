@@ -1,7 +1,11 @@
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Iterator
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 from unittest import mock
@@ -13,6 +17,8 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 
 from otel_llm_cost import DuckDBStore, LLMCostSpanProcessor
+from otel_llm_cost.conventions import AgentRun, CallRecord
+from otel_llm_cost.pricing import Cost, RatePlan
 
 
 def pytest_report_header() -> list[str]:
@@ -72,3 +78,42 @@ def query(path: str, sql: str) -> list[tuple[Any, ...]]:
     connection to a file this process already has open, and the processor may still hold it."""
     with duckdb.connect(path) as con:
         return con.execute(sql).fetchall()
+
+
+class StalledStore(DuckDBStore):
+    """A store whose writes wait until ``release`` is set, like a disk that does not answer.
+
+    ``entered`` is set as soon as the worker is inside a write.
+    """
+
+    def __init__(self, path: str | os.PathLike[str] = ":memory:") -> None:
+        super().__init__(path)
+        self.release = threading.Event()
+        self.entered = threading.Event()
+
+    def write_batch(
+        self, rows: Sequence[tuple[CallRecord, Cost]], plans: Sequence[RatePlan] = (), runs: Sequence[AgentRun] = ()
+    ) -> int:
+        self.entered.set()
+        self.release.wait(60)
+        return super().write_batch(rows, plans, runs)
+
+
+@contextlib.contextmanager
+def lock_held_by_another_process(path: str) -> Iterator[subprocess.Popen[str]]:
+    """``path`` held open for writing by another process until the block ends (yields that process)."""
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import duckdb, sys; c = duckdb.connect(sys.argv[1]); print('ready', flush=True); "
+         "sys.stdin.read()", path],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert holder.stdout is not None
+        assert holder.stdout.readline().strip() == "ready"
+        yield holder
+    finally:
+        holder.kill()
+        holder.wait(timeout=10)
+        for stream in (holder.stdin, holder.stdout):
+            if stream is not None:
+                stream.close()

@@ -3,39 +3,19 @@
 from __future__ import annotations
 
 import json
-import threading
-from collections.abc import Sequence
 from pathlib import Path
 
 from click.testing import CliRunner
-from conftest import chat_attributes
+from conftest import StalledStore, chat_attributes
 from opentelemetry.sdk.trace import TracerProvider
 
-from otel_llm_cost import DuckDBStore, LLMCostSpanProcessor
+from otel_llm_cost import LLMCostSpanProcessor
 from otel_llm_cost.cli import cli
-from otel_llm_cost.conventions import AgentRun, CallRecord
-from otel_llm_cost.pricing import Cost, RatePlan
-
-
-class GatedStore(DuckDBStore):
-    """Holds the first write until released, so the queue fills and spans are dropped."""
-
-    def __init__(self, path: Path) -> None:
-        super().__init__(path)
-        self.release = threading.Event()
-        self.entered = threading.Event()
-
-    def write_batch(
-        self, rows: Sequence[tuple[CallRecord, Cost]], plans: Sequence[RatePlan] = (), runs: Sequence[AgentRun] = ()
-    ) -> int:
-        self.entered.set()
-        self.release.wait(30)
-        return super().write_batch(rows, plans, runs)
 
 
 def test_health_shows_rows_and_the_spans_dropped_by_the_writer(tmp_path: Path) -> None:
     path = tmp_path / "h.duckdb"
-    store = GatedStore(path)
+    store = StalledStore(path)
     provider = TracerProvider()
     processor = LLMCostSpanProcessor(store=store, max_queue_size=3, max_batch_size=1, flush_at_exit=False)
     provider.add_span_processor(processor)

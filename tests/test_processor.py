@@ -13,15 +13,13 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from conftest import chat_attributes, query
+from conftest import StalledStore, chat_attributes, lock_held_by_another_process, query
 from opentelemetry import baggage, context
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from opentelemetry.sdk.trace.sampling import ALWAYS_OFF
 
-from otel_llm_cost import DuckDBStore, LLMCostSpanProcessor
-from otel_llm_cost.conventions import AgentRun, CallRecord
-from otel_llm_cost.pricing import Cost, RatePlan
+from otel_llm_cost import LLMCostSpanProcessor
 
 Traced = tuple[TracerProvider, LLMCostSpanProcessor]
 
@@ -156,24 +154,11 @@ def test_unwritable_location(tmp_path: Path, caplog: pytest.LogCaptureFixture) -
 
 
 def test_file_locked_by_another_process_then_released(db_path: str, caplog: pytest.LogCaptureFixture) -> None:
-    holder = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            f"import duckdb,sys; c=duckdb.connect({db_path!r}); print('ok', flush=True); sys.stdin.read()",
-        ],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert holder.stdout is not None and holder.stdout.readline().strip() == "ok"
+    with lock_held_by_another_process(db_path):
         provider = TracerProvider()
         processor = LLMCostSpanProcessor(db_path=db_path, flush_at_exit=False)
         provider.add_span_processor(processor)
         _assert_dropped_with_one_error(provider, processor, caplog, "locked by another process")
-    finally:
-        holder.communicate("", timeout=30)
     # The lock is gone: the next batch reopens the file and storing resumes.
     end_span(provider, **chat_attributes())
     processor.force_flush()
@@ -183,22 +168,6 @@ def test_file_locked_by_another_process_then_released(db_path: str, caplog: pyte
 
 
 # --- a stalled worker: bounded queue, counted drops, timeouts honoured ------------------------------
-
-
-class StalledStore(DuckDBStore):
-    """A store whose writes wait until released, like a very slow disk."""
-
-    def __init__(self) -> None:
-        super().__init__(":memory:")
-        self.release = threading.Event()
-        self.entered = threading.Event()
-
-    def write_batch(
-        self, rows: Sequence[tuple[CallRecord, Cost]], plans: Sequence[RatePlan] = (), runs: Sequence[AgentRun] = ()
-    ) -> int:
-        self.entered.set()
-        self.release.wait(30)
-        return super().write_batch(rows, plans, runs)
 
 
 def test_full_queue_drops_and_counts_without_blocking() -> None:

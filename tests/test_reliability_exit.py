@@ -21,7 +21,7 @@ import time
 from collections.abc import Sequence
 
 import pytest
-from conftest import chat_attributes, query
+from conftest import chat_attributes, lock_held_by_another_process, query
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
@@ -106,18 +106,7 @@ def test_sys_exit_with_daemon_threads_still_running_flushes_everything(db_path: 
 
 
 def test_shutdown_with_the_file_locked_ends_within_its_timeout(db_path: str) -> None:
-    holder = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            f"import duckdb,sys; c=duckdb.connect({db_path!r}); print('ok', flush=True); sys.stdin.read()",
-        ],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert holder.stdout is not None and holder.stdout.readline().strip() == "ok"
+    with lock_held_by_another_process(db_path):
         provider = TracerProvider()
         processor = LLMCostSpanProcessor(db_path=db_path, flush_at_exit=False, schedule_delay_millis=60_000)
         provider.add_span_processor(processor)
@@ -128,8 +117,6 @@ def test_shutdown_with_the_file_locked_ends_within_its_timeout(db_path: str) -> 
         assert time.monotonic() - started < 2.0
         stats = processor.stats()
         assert (stats.store_failed, stats.stored, stats.queued) == (200, 0, 0)
-    finally:
-        holder.communicate("", timeout=30)
 
 
 class HangingExporter(SpanExporter):

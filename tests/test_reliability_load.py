@@ -15,19 +15,16 @@ import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Sequence
 from decimal import Decimal
 from pathlib import Path
 
-from conftest import chat_attributes, query
+from conftest import StalledStore, chat_attributes, query
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.trace import TracerProvider
 
 from otel_llm_cost import DuckDBStore, LLMCostSpanProcessor
-from otel_llm_cost.conventions import AgentRun, CallRecord
 from otel_llm_cost.metrics import DROPPED
-from otel_llm_cost.pricing import Cost, RatePlan
 
 QUEUE, BATCH = 2048, 512
 
@@ -81,22 +78,6 @@ def test_kill_9_mid_stream_loses_at_most_the_queue_and_one_batch(tmp_path: Path)
     assert rows >= stored_seen  # every batch committed before the kill
     assert rows == distinct and total == rows * Decimal("0.00021")
     assert ended_at_most - rows <= QUEUE + BATCH  # the documented bound
-
-
-class StalledStore(DuckDBStore):
-    """A store whose writes wait until released, like a disk that does not answer."""
-
-    def __init__(self) -> None:
-        super().__init__(":memory:")
-        self.release = threading.Event()
-        self.entered = threading.Event()
-
-    def write_batch(
-        self, rows: Sequence[tuple[CallRecord, Cost]], plans: Sequence[RatePlan] = (), runs: Sequence[AgentRun] = ()
-    ) -> int:
-        self.entered.set()
-        self.release.wait(60)
-        return super().write_batch(rows, plans, runs)
 
 
 def test_a_stalled_worker_bounds_the_queue_and_counts_every_drop() -> None:

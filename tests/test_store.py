@@ -16,6 +16,7 @@ from typing import Any
 
 import duckdb
 import pytest
+from conftest import lock_held_by_another_process
 
 from otel_llm_cost.conventions import CallRecord
 from otel_llm_cost.migrations import MIGRATIONS_TABLE, applied, load_migrations
@@ -386,21 +387,8 @@ def test_a_file_that_is_not_a_database(tmp_path: Path) -> None:
 @pytest.fixture
 def locked_db(db_path: str) -> Iterator[tuple[str, subprocess.Popen[str]]]:
     """db_path held open for writing by another process until the test ends."""
-    holder = subprocess.Popen(
-        [sys.executable, "-c", "import duckdb, sys; c = duckdb.connect(sys.argv[1]); print('ready', flush=True); "
-         "sys.stdin.read()", db_path],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    try:
-        assert holder.stdout is not None
-        assert holder.stdout.readline().strip() == "ready"
+    with lock_held_by_another_process(db_path) as holder:
         yield db_path, holder
-    finally:
-        holder.kill()
-        holder.wait(timeout=10)
-        for stream in (holder.stdin, holder.stdout):
-            if stream is not None:
-                stream.close()
 
 
 def test_file_locked_by_another_process(locked_db: tuple[str, subprocess.Popen[str]]) -> None:
