@@ -45,6 +45,18 @@ def _db_option(function: F) -> F:
     )(function)
 
 
+def _format_option(help_text: str) -> Callable[[F], F]:
+    """``--format table|json``, the output switch of every reading command."""
+    return click.option(
+        "--format",
+        "output_format",
+        type=click.Choice(["table", "json"]),
+        default="table",
+        show_default=True,
+        help=help_text,
+    )
+
+
 def _console() -> Console:
     console = Console(highlight=False)
     if not console.is_terminal:
@@ -111,14 +123,7 @@ def demo(db_path: str, calls: int, seed: int) -> None:
 
 @cli.command()
 @_db_option
-@click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(["table", "json"]),
-    default="table",
-    show_default=True,
-    help="Tables for people, JSON (money as exact decimal strings) for programs.",
-)
+@_format_option("Tables for people, JSON (money as exact decimal strings) for programs.")
 @click.option("--days", type=click.IntRange(1, 3660), default=14, show_default=True, help="Days in the daily table.")
 @click.option(
     "--top", type=click.IntRange(1, 1000), default=10, show_default=True, help="Users and conversations listed."
@@ -212,14 +217,7 @@ def _list_migrations(db_path: str, known: list[migrations.Migration]) -> None:
 
 @cli.command("health")
 @_db_option
-@click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(["table", "json"]),
-    default="table",
-    show_default=True,
-    help="A summary for people, JSON for monitoring.",
-)
+@_format_option("A summary for people, JSON for monitoring.")
 def health_command(db_path: str, output_format: str) -> None:
     """Check rows, last write, lost spans and size.
 
