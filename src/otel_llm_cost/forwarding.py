@@ -26,6 +26,8 @@ from opentelemetry.context import (
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
+from otel_llm_cost._worker import QueueWorker
+
 logger = logging.getLogger(__name__)
 
 # Spans per export call of the forward worker: the SDK BatchSpanProcessor's default, a safe OTLP
@@ -49,7 +51,7 @@ def suppressed_instrumentation() -> Iterator[None]:
         detach(token)
 
 
-class SpanForwarder(SpanExporter):
+class SpanForwarder(QueueWorker, SpanExporter):
     """Forwards spans to another exporter from a thread of its own, through a bounded queue.
 
     ``export`` (and :meth:`offer`, for one span) only enqueue: no I/O, no waiting, so neither the
@@ -119,10 +121,7 @@ class SpanForwarder(SpanExporter):
         if self._closed:
             return not self._queue
         deadline = time.monotonic() + max(timeout_millis, 0) / 1000
-        done = threading.Event()
-        self._flush_requests.append(done)
-        self._wake.set()
-        if not done.wait(max(deadline - time.monotonic(), 0)):
+        if not self._flushed_within(deadline - time.monotonic()):
             logger.warning("forwarding: force_flush timed out with %d spans queued", len(self._queue))
             return False
         try:
@@ -141,10 +140,7 @@ class SpanForwarder(SpanExporter):
             return
         self._closed = True
         deadline = time.monotonic() + max(timeout_millis, 0) / 1000
-        self._wake.set()
-        if self._worker is not threading.current_thread():
-            self._worker.join(max(deadline - time.monotonic(), 0))
-        if self._worker.is_alive():
+        if not self._stopped_by(deadline):
             self._abandon = True
             logger.warning(
                 "forwarding: shutdown timed out after %d ms; %d spans not sent", timeout_millis, len(self._queue)
@@ -160,13 +156,9 @@ class SpanForwarder(SpanExporter):
 
     # -- the forward worker -----------------------------------------------------------------------
 
-    def _init_worker(self) -> None:
-        self._wake = threading.Event()
-        self._counter_lock = threading.Lock()
-        self._flush_requests: deque[threading.Event] = deque()
-        self._abandon = False
-        self._worker = threading.Thread(target=self._run, name="otel-llm-cost-forward", daemon=True)
-        self._worker.start()
+    def _init_worker(self, name: str = "otel-llm-cost-forward") -> None:
+        self._abandon = False  # set when shutdown gives up on a hung collector
+        super()._init_worker(name)
 
     def _count_dropped(self, count: int) -> None:
         with self._counter_lock:
@@ -174,21 +166,6 @@ class SpanForwarder(SpanExporter):
             self.dropped_queue_full += count
         if first:
             logger.warning("forwarding queue is full (%d spans); dropping and counting", self._max_queue_size)
-
-    def _run(self) -> None:
-        while True:
-            self._wake.wait(self._delay_s)
-            self._wake.clear()
-            # As in the processor: every span queued before a flush request is sent before it is answered.
-            requests = [self._flush_requests.popleft() for _ in range(len(self._flush_requests))]
-            closing = self._closed
-            self._drain()
-            for request in requests:
-                request.set()
-            if closing:
-                break
-        for request in self._flush_requests:
-            request.set()
 
     def _drain(self) -> None:
         queue = self._queue

@@ -25,7 +25,6 @@ import atexit
 import logging
 import os
 import socket
-import threading
 import time
 import weakref
 from collections import deque
@@ -44,6 +43,7 @@ from otel_llm_cost import _settings
 from otel_llm_cost import environment_variables as env
 from otel_llm_cost._capture import AttributeCapture, Redactor, parse_allow_list
 from otel_llm_cost._dialects import MARKERS as _MARKERS
+from otel_llm_cost._worker import QueueWorker
 from otel_llm_cost.exporter import CostExporter
 from otel_llm_cost.forwarding import FORWARD_NAMES, SpanForwarder, exporter_from_name
 from otel_llm_cost.metrics import CostMetrics
@@ -87,7 +87,7 @@ class ProcessorStats:
         return {**asdict(self), "dropped": self.dropped}
 
 
-class LLMCostSpanProcessor(SpanProcessor):
+class LLMCostSpanProcessor(QueueWorker, SpanProcessor):
     """Prices the LLM calls among ended spans and stores them in a DuckDB file.
 
     Example::
@@ -219,7 +219,7 @@ class LLMCostSpanProcessor(SpanProcessor):
         self._closed = False
         self._dropped_queue_full = 0
         self._processed = 0
-        self._init_worker()
+        self._init_worker("otel-llm-cost-worker")
 
         # Weak references: registering the bound methods would keep every processor alive forever.
         weak_self = weakref.ref(self)
@@ -280,10 +280,7 @@ class LLMCostSpanProcessor(SpanProcessor):
         if self._closed:
             return not self._queue
         deadline = time.monotonic() + max(timeout_millis, 0) / 1000
-        done = threading.Event()
-        self._flush_requests.append(done)
-        self._wake.set()
-        if not done.wait(max(timeout_millis, 0) / 1000):
+        if not self._flushed_within(max(timeout_millis, 0) / 1000):
             logger.warning("force_flush timed out after %d ms with %d spans queued", timeout_millis, len(self._queue))
             return False
         if self.forwarder is not None:
@@ -296,10 +293,7 @@ class LLMCostSpanProcessor(SpanProcessor):
             return
         self._closed = True
         deadline = time.monotonic() + max(timeout_millis, 0) / 1000
-        self._wake.set()
-        if self._worker is not threading.current_thread():
-            self._worker.join(max(0.0, deadline - time.monotonic()))
-        if self._worker.is_alive():
+        if not self._stopped_by(deadline):
             logger.warning(
                 "LLM cost processor shutdown timed out after %d ms; %d spans not written",
                 timeout_millis,
@@ -357,30 +351,9 @@ class LLMCostSpanProcessor(SpanProcessor):
 
     # -- the worker thread ------------------------------------------------------------------------
 
-    def _init_worker(self) -> None:
-        self._wake = threading.Event()
-        self._counter_lock = threading.Lock()
-        self._flush_requests: deque[threading.Event] = deque()
-        self._worker = threading.Thread(target=self._run, name="otel-llm-cost-worker", daemon=True)
-        self._worker.start()
-
-    def _run(self) -> None:
-        while True:
-            self._wake.wait(self._delay_s)
-            self._wake.clear()
-            # Take the flush requests *before* draining: every span ended before a request was
-            # made is in the queue by now, so it is written before the request is answered.
-            requests = [self._flush_requests.popleft() for _ in range(len(self._flush_requests))]
-            closing = self._closed
-            self._drain()
-            for request in requests:
-                request.set()
-            if closing:
-                break
+    def _after_last_drain(self) -> None:
         # The forwarder is shut down by shutdown(), within its deadline; only the store is closed here.
         self.exporter.close_store()
-        for request in self._flush_requests:
-            request.set()
 
     def _drain(self) -> None:
         queue = self._queue
@@ -402,7 +375,7 @@ class LLMCostSpanProcessor(SpanProcessor):
         if self.forwarder is not None:
             self.forwarder.reset_after_fork()
         if not self._closed:
-            self._init_worker()
+            self._init_worker("otel-llm-cost-worker")
 
 
 def _pid_path(db_path: str | None) -> str:
