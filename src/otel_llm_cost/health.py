@@ -9,14 +9,32 @@ never arrived (queue drops and failed writes, as each writing process recorded t
 from __future__ import annotations
 
 import os
+import socket
 from dataclasses import asdict, dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import duckdb
 
 from otel_llm_cost.migrations import applied, load_migrations
+
+# The counters of ProcessorStats that a health row keeps.
+_COUNTERS = ("processed", "stored", "already_stored", "dropped_queue_full", "store_failed", "malformed",
+             "forward_failed", "forward_dropped_queue_full")  # fmt: skip
+
+
+def ingest_health_row(stats: object, pid: int, started_ns: int) -> dict[str, object]:
+    """The ``llm_ingest_health`` row of one writing process, from its ``ProcessorStats``."""
+    host = socket.gethostname()
+    return {
+        "process_key": f"{host}:{pid}:{started_ns}",
+        "host": host,
+        "pid": pid,
+        "started_at": datetime.fromtimestamp(started_ns / 1e9, tz=timezone.utc),
+        "updated_at": datetime.now(tz=timezone.utc),
+        **{name: getattr(stats, name) for name in _COUNTERS},
+    }
 
 
 @dataclass(frozen=True)

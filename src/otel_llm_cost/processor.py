@@ -24,13 +24,11 @@ from __future__ import annotations
 import atexit
 import logging
 import os
-import socket
 import time
 import weakref
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
 from typing import Any
 
 from opentelemetry.context import Context, get_current
@@ -46,6 +44,7 @@ from otel_llm_cost._dialects import MARKERS as _MARKERS
 from otel_llm_cost._worker import QueueWorker
 from otel_llm_cost.exporter import CostExporter
 from otel_llm_cost.forwarding import FORWARD_NAMES, SpanForwarder, exporter_from_name
+from otel_llm_cost.health import ingest_health_row
 from otel_llm_cost.metrics import CostMetrics
 from otel_llm_cost.pricing import Pricer
 from otel_llm_cost.store import DuckDBStore
@@ -327,27 +326,9 @@ class LLMCostSpanProcessor(QueueWorker, SpanProcessor):
 
     def _health_row(self) -> dict[str, object]:
         """This process's row of ``llm_ingest_health``: its counters since it started (or forked)."""
-        stats = self.stats()
-        now = time.time_ns()
         if self._health_key[0] != os.getpid():
-            self._health_key = (os.getpid(), now)
-        pid, started_ns = self._health_key
-        host = socket.gethostname()
-        return {
-            "process_key": f"{host}:{pid}:{started_ns}",
-            "host": host,
-            "pid": pid,
-            "started_at": datetime.fromtimestamp(started_ns / 1e9, tz=timezone.utc),
-            "updated_at": datetime.fromtimestamp(now / 1e9, tz=timezone.utc),
-            "processed": stats.processed,
-            "stored": stats.stored,
-            "already_stored": stats.already_stored,
-            "dropped_queue_full": stats.dropped_queue_full,
-            "store_failed": stats.store_failed,
-            "malformed": stats.malformed,
-            "forward_failed": stats.forward_failed,
-            "forward_dropped_queue_full": stats.forward_dropped_queue_full,
-        }
+            self._health_key = (os.getpid(), time.time_ns())
+        return ingest_health_row(self.stats(), *self._health_key)
 
     # -- the worker thread ------------------------------------------------------------------------
 
