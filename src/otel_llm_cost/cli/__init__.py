@@ -1,0 +1,13 @@
+"""The ``otel-llm-cost`` command line: one module per command, registered on one click group."""
+
+from __future__ import annotations
+
+from otel_llm_cost.cli import demo, health, migrate, report
+from otel_llm_cost.cli._common import cli
+
+cli.add_command(demo.demo)
+cli.add_command(report.report)
+cli.add_command(migrate.migrate_command)
+cli.add_command(health.health_command)
+
+__all__ = ["cli"]

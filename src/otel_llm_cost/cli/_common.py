@@ -1,0 +1,69 @@
+"""What every ``otel-llm-cost`` command shares: the group, the ``--db`` and ``--format`` options, the console.
+
+Each command lives in its own module of this package and is a thin shell over the library: whatever
+a user can get wrong (a missing file, a locked database, a bad option) ends as a
+``click.ClickException``: one line, exit code 1, no traceback.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+from rich.console import Console
+
+import otel_llm_cost
+from otel_llm_cost.environment_variables import OTEL_LLM_COST_DB
+from otel_llm_cost.processor import DEFAULT_DB_PATH
+
+F = TypeVar("F", bound=Callable[..., Any])
+# Piped output has no terminal width; rich would squeeze the tables to 80 columns.
+_PIPE_WIDTH = 160
+
+
+def db_option(function: F) -> F:
+    return click.option(
+        "--db",
+        "db_path",
+        default=DEFAULT_DB_PATH,
+        show_default=True,
+        envvar=OTEL_LLM_COST_DB,
+        show_envvar=True,
+        type=click.Path(dir_okay=False),
+        help="DuckDB file.",
+    )(function)
+
+
+def format_option(help_text: str) -> Callable[[F], F]:
+    """``--format table|json``, the output switch of every reading command."""
+    return click.option(
+        "--format",
+        "output_format",
+        type=click.Choice(["table", "json"]),
+        default="table",
+        show_default=True,
+        help=help_text,
+    )
+
+
+def console() -> Console:
+    out = Console(highlight=False)
+    if not out.is_terminal:
+        out = Console(highlight=False, width=_PIPE_WIDTH)
+    return out
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(otel_llm_cost.__version__, prog_name="otel-llm-cost")
+def cli() -> None:
+    """Price the LLM calls in your OpenTelemetry traces and report on them.
+
+    \b
+    Examples:
+      otel-llm-cost demo                     # synthetic workload into ./llm-cost.duckdb, then a report
+      otel-llm-cost report --db app.duckdb   # cost by day, model, service, user and conversation
+      otel-llm-cost report --format json     # the same data, machine-readable
+      otel-llm-cost migrate --list           # which schema migrations are applied
+      otel-llm-cost health                   # rows, last write, spans lost, file size
+    """
