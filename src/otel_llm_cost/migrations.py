@@ -7,7 +7,7 @@ with its row in ``_otel_llm_cost_migrations``: a failure rolls both back and lea
 pending. Never edit an applied file; add a new one.
 
 Views hold no data, so they are not migrations: every ``sql/views/*.sql`` is a ``CREATE OR
-REPLACE VIEW`` re-applied after each migrate.
+REPLACE VIEW`` (or ``MACRO ... AS TABLE``, named after its file) re-applied after each migrate.
 """
 
 from __future__ import annotations
@@ -215,4 +215,6 @@ def apply_views(
             if complete:
                 raise MigrationError(f"view {view} failed to apply: {exc}") from exc
             con.execute(f"DROP VIEW IF EXISTS {view}")
+            # A file may hold a table macro instead (llm_what_if): it must not outlive its tables either.
+            con.execute(f"DROP MACRO TABLE IF EXISTS {view}")
             logger.info("view %s is not available at this schema version", view)
