@@ -15,7 +15,7 @@ CREATE TABLE llm_price_audit (
     old_cost_usd        DECIMAL(38, 18),       -- sum before; NULL = none of the calls was priced
     new_cost_usd        DECIMAL(38, 18),       -- sum after; NULL = none of the calls is priced
     old_price_versions  VARCHAR[] NOT NULL,    -- the catalog versions that priced these calls before
-    new_price_version   VARCHAR NOT NULL       -- the catalog version that priced them now
+    new_price_versions  VARCHAR[] NOT NULL     -- the catalog versions that price them now
 );
 
 -- Exchange rates for showing costs in another currency. Costs stay in USD; an amount in the
