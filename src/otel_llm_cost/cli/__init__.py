@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from otel_llm_cost.cli import demo, health, migrate, report
-from otel_llm_cost.cli import reprice as reprice_cli
+from otel_llm_cost.cli import demo, health, migrate, rates, report, reprice, whatif
 from otel_llm_cost.cli._common import cli
 
 cli.add_command(demo.demo)
 cli.add_command(report.report)
 cli.add_command(migrate.migrate_command)
 cli.add_command(health.health_command)
-cli.add_command(reprice_cli.reprice_command)
+cli.add_command(reprice.reprice_command)
+cli.add_command(rates.rates_group)
+cli.add_command(whatif.whatif_command)
 
 __all__ = ["cli"]

@@ -73,4 +73,4 @@ def signed_usd(value: Decimal | None) -> str:
     """A difference in dollars with its sign: +$0.0136, -$1.2000, or - when there is none."""
     if value is None:
         return "-"
-    return ("-" if value < 0 else "+") + format_usd(abs(value))
+    return ("-" if value < 0 else "+" if value > 0 else "") + format_usd(abs(value))
