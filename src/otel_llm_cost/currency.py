@@ -97,6 +97,11 @@ def _csv_entries(file: Path, text: str) -> list[tuple[int, Mapping[str, Any]]]:
         if not any((value or "").strip() for value in row.values() if isinstance(value, str)):
             continue  # a blank line
         # line_num counts physical lines read so far, the header included.
+        if None in row:  # DictReader files surplus fields under None
+            raise RatesError(
+                f"{file} line {reader.line_num}: more fields than the header names"
+                " (a decimal comma? write 0.9, not 0,9)"
+            )
         entries.append((reader.line_num, {(k or "").strip(): v for k, v in row.items()}))
     return entries
 
