@@ -33,6 +33,7 @@ NAMES = [
     "0005_test_id",
     "0006_captured_attributes",
     "0007_ingest_health",
+    "0009_reprice_and_currencies",
 ]
 VIEWS = [
     "llm_cost_by_agent_run",
@@ -82,7 +83,7 @@ def schema(con: duckdb.DuckDBPyConnection) -> dict[str, list[tuple[Any, ...]]]:
 
 def test_packaged_migrations_load_in_order() -> None:
     migrations = load_migrations()
-    assert [(m.number, m.name) for m in migrations] == list(enumerate(NAMES, start=1))
+    assert [(m.number, m.name) for m in migrations] == [(int(name[:4]), name) for name in NAMES]  # gaps are fine
     for m in migrations:
         assert "ALTER TABLE" in m.up_sql or "CREATE TABLE" in m.up_sql
         assert m.down_sql.strip()
@@ -158,13 +159,15 @@ def test_migrate_applies_all_then_nothing() -> None:
     assert migrate(con) == [f"up {name}" for name in NAMES]
     assert applied(con) == NAMES
     assert pending(con) == []
-    assert tables(con) == [MIGRATIONS_TABLE, "llm_agent_runs", "llm_calls", "llm_ingest_health", "model_prices"]
+    assert tables(con) == [MIGRATIONS_TABLE, "exchange_rates", "llm_agent_runs", "llm_calls", "llm_ingest_health",
+                           "llm_price_audit", "model_prices"]  # fmt: skip
     assert views(con) == VIEWS
     recorded = con.execute(f"SELECT name, number, applied_at IS NOT NULL FROM {MIGRATIONS_TABLE} ORDER BY number")
     assert recorded.fetchall() == [("0001_initial", 1, True), ("0002_reported_cost", 2, True),
                                    ("0003_call_details", 3, True), ("0004_agent_runs", 4, True),
                                    ("0005_test_id", 5, True), ("0006_captured_attributes", 6, True),
-                                   ("0007_ingest_health", 7, True)]  # fmt: skip
+                                   ("0007_ingest_health", 7, True),
+                                   ("0009_reprice_and_currencies", 9, True)]  # fmt: skip
     # Applying twice is a no-op that still (re)creates the views.
     assert migrate(con) == []
     assert views(con) == VIEWS
@@ -254,7 +257,7 @@ def test_database_from_a_newer_version_is_refused() -> None:
 @pytest.mark.parametrize("to", [-1, 8, 99])
 def test_unknown_target_is_refused(to: int) -> None:
     con = duckdb.connect()
-    with pytest.raises(MigrationError, match=r"no migration numbered .* \(known: 0 to 0007\)"):
+    with pytest.raises(MigrationError, match=r"no migration numbered .* \(known: 0 to 0009\)"):
         migrate(con, to=to)
     assert tables(con) == []
 
@@ -476,6 +479,31 @@ GOLDEN_AGENT_RUNS = [
 ]
 
 
+# Migration 0009.
+GOLDEN_PRICE_AUDIT = [
+    ("run_id", "VARCHAR", "NO"),
+    ("run_at", "TIMESTAMP WITH TIME ZONE", "NO"),
+    ("command", "VARCHAR", "NO"),
+    ("provider", "VARCHAR", "YES"),
+    ("model", "VARCHAR", "YES"),
+    ("calls", "BIGINT", "NO"),
+    ("changed_calls", "BIGINT", "NO"),
+    ("newly_priced", "BIGINT", "NO"),
+    ("newly_unpriced", "BIGINT", "NO"),
+    ("old_cost_usd", "DECIMAL(38,18)", "YES"),
+    ("new_cost_usd", "DECIMAL(38,18)", "YES"),
+    ("old_price_versions", "VARCHAR[]", "NO"),
+    ("new_price_versions", "VARCHAR[]", "NO"),
+]
+GOLDEN_EXCHANGE_RATES = [
+    ("currency", "VARCHAR", "NO"),
+    ("day", "DATE", "NO"),
+    ("units_per_usd", "DECIMAL(20,10)", "NO"),
+    ("source", "VARCHAR", "YES"),
+    ("loaded_at", "TIMESTAMP WITH TIME ZONE", "NO"),
+]
+
+
 def test_golden_schema() -> None:
     """A schema change must be a deliberate edit here, next to a new migration file."""
     con = duckdb.connect()
@@ -483,12 +511,15 @@ def test_golden_schema() -> None:
     assert _columns(con, "llm_calls") == GOLDEN_LLM_CALLS
     assert _columns(con, "model_prices") == GOLDEN_MODEL_PRICES
     assert _columns(con, "llm_agent_runs") == GOLDEN_AGENT_RUNS
+    assert _columns(con, "llm_price_audit") == GOLDEN_PRICE_AUDIT
+    assert _columns(con, "exchange_rates") == GOLDEN_EXCHANGE_RATES
     primary_keys = con.execute(
         "SELECT table_name, constraint_column_names FROM duckdb_constraints()"
         " WHERE constraint_type = 'PRIMARY KEY' ORDER BY table_name"
     ).fetchall()
     assert primary_keys == [
         (MIGRATIONS_TABLE, ["name"]),
+        ("exchange_rates", ["currency", "day"]),
         ("llm_agent_runs", ["trace_id", "span_id"]),
         ("llm_calls", ["trace_id", "span_id"]),
         ("llm_ingest_health", ["process_key"]),

@@ -9,6 +9,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pytest
 from click.testing import CliRunner, Result
 from test_reprice import DAY1, DAY2, call
@@ -16,6 +17,7 @@ from test_reprice import DAY1, DAY2, call
 from otel_llm_cost._selection import CallFilter
 from otel_llm_cost.cli import cli
 from otel_llm_cost.currency import ExchangeRate, UnknownCurrency, store_rates
+from otel_llm_cost.migrations import migrate
 from otel_llm_cost.pricing import Pricer
 from otel_llm_cost.store import DuckDBStore
 from otel_llm_cost.whatif import WhatIfError, what_if
@@ -201,3 +203,22 @@ def test_cli_unknown_model_is_one_clear_line(db_file: str) -> None:
     result = run("whatif", "--db", db_file, "--model", "gpt-17-ultra")
     assert result.exit_code == 1 and "Error: no price for model 'gpt-17-ultra'" in result.output
     assert "Traceback" not in result.output
+
+
+def test_macros_follow_their_tables_up_and_down() -> None:
+    con = duckdb.connect()
+
+    def macros() -> list[str]:
+        return [name for (name,) in con.execute(
+            "SELECT function_name FROM duckdb_functions() WHERE function_type = 'table_macro'"
+            " AND function_name LIKE 'llm_%' ORDER BY 1").fetchall()]  # fmt: skip
+
+    migrate(con)
+    assert macros() == ["llm_daily_cost_in", "llm_what_if"]
+    migrate(con, to=7)  # exchange_rates is gone, llm_calls and model_prices are not
+    assert macros() == ["llm_what_if"]
+    assert con.execute("SELECT count(*) FROM llm_what_if('gpt-4o')").fetchall() == [(0,)]
+    migrate(con, to=0)
+    assert macros() == []
+    migrate(con)
+    assert macros() == ["llm_daily_cost_in", "llm_what_if"]
