@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -222,3 +223,16 @@ def test_macros_follow_their_tables_up_and_down() -> None:
     assert macros() == []
     migrate(con)
     assert macros() == ["llm_daily_cost_in", "llm_what_if"]
+
+
+def test_the_readme_sql_examples_run(store: DuckDBStore) -> None:
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    section = readme.split("## Re-pricing, what-if and currencies", 1)[1].split("\n## ", 1)[0]
+    blocks = re.findall(r"```sql\n(.*?)```", section, re.S)
+    assert len(blocks) == 2
+    store_rates(store.con, rates(("EUR", "2025-02-28", "0.9")))
+    add_price(store, "mini", "openai", "gpt-5-mini", ("0.25", "0.025", None, "2"))
+    results = [store.con.execute(sql).fetchall() for sql in blocks]
+    assert results[0][0] == ("claude-sonnet-4-5", 2, d("1.52925"), d("0.0650"))  # as the exact CLI: no tier here
+    on_day2 = {(model, cost_eur) for day, model, _, _, cost_eur in results[1] if day == DAY2.date()}
+    assert on_day2 == {("claude-sonnet-4-5", d("0.006075")), ("gpt-4o", d("0.0066375"))}  # USD * 0.9

@@ -18,10 +18,11 @@ from otel_llm_cost.store import DuckDBStore, StoreUnavailable
 
 @click.group("rates")
 def rates_group() -> None:
-    """Exchange rates for showing costs in other currencies.
+    """Load and list exchange rates.
 
-    Costs stay in USD. A rate says how many units of a currency one US dollar buys on a day;
-    each day's costs convert at that day's rate, or the latest earlier one.
+    Rates let commands and views show costs in other currencies; costs stay in USD. A rate says
+    how many units of a currency one US dollar buys on a day; each day's costs convert at that
+    day's rate, or the latest earlier one.
 
     \b
     Examples:

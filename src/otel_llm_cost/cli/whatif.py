@@ -24,7 +24,7 @@ _FOUR_PLACES = Decimal("0.0001")
 @click.option("--model", "target_model", required=True, help="The model to price the traffic on, e.g. gpt-5-mini.")
 @click.option("--provider", "target_provider", help="The provider selling it, when several do (e.g. azure, bedrock).")
 @period_options
-@click.option("--from-model", help="Only the calls made to this model today (response, request or priced model).")
+@click.option("--from-model", help="Only calls that used this model (response, request or priced model).")
 @click.option(
     "--currency", default="USD", show_default=True, help="Show amounts in this currency (rates: otel-llm-cost rates)."
 )
@@ -39,7 +39,7 @@ def whatif_command(
     currency: str,
     output_format: str,
 ) -> None:
-    """Compare stored traffic's cost on another model.
+    """Price stored traffic on another model.
 
     Every stored call (duplicates and calls without usage left out) is priced again on --model
     with the same tokens, at its own start time: tiers and cache prices included. One row per
