@@ -19,14 +19,15 @@ from __future__ import annotations
 import contextlib
 import logging
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from decimal import Decimal
-from typing import Any, Final
+from typing import Final
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from otel_llm_cost._selection import STORED_CALL_COLUMNS, CallFilter, record_from_row
 from otel_llm_cost.conventions import CallRecord
@@ -43,9 +44,8 @@ PRICING_COLUMNS: Final = (
     "output_cost_usd", "other_cost_usd", "priced_provider", "priced_model", "pricing_status", "pricing_detail",
     "price_id", "price_version",
 )  # fmt: skip
-_SELECT: Final = ", ".join((*STORED_CALL_COLUMNS, *PRICING_COLUMNS, "is_duplicate"))
-_OLD_COST: Final = len(STORED_CALL_COLUMNS)  # position of cost_usd in a selected row
-_OLD_VERSION: Final = _OLD_COST + PRICING_COLUMNS.index("price_version")
+# The stored pricing is read as old_<column>: two of its columns are also among STORED_CALL_COLUMNS.
+_SELECT: Final = ", ".join((*STORED_CALL_COLUMNS, *(f"{c} AS old_{c}" for c in PRICING_COLUMNS), "is_duplicate"))
 _UPDATE: Final = (
     "UPDATE llm_calls SET "
     + ", ".join(f"{c} = u.{c}" for c in PRICING_COLUMNS)
@@ -132,18 +132,21 @@ def reprice(
     where, params = selection.where()
     # A second cursor streams the rows from its own snapshot while this connection's transaction
     # updates them: the same connection cannot run an UPDATE while a result is still being read.
+    # Rows arrive as Arrow: turning 46 columns into Python tuples would cost more than pricing them.
     reader = con.cursor()
     try:
-        reader.execute(f"SELECT {_SELECT} FROM llm_calls WHERE {where}", params)
+        batches = reader.execute(f"SELECT {_SELECT} FROM llm_calls WHERE {where}", params).to_arrow_reader(chunk_rows)
         if not dry_run:
             con.execute("BEGIN TRANSACTION")
         try:
-            while rows := reader.fetchmany(chunk_rows):
-                changed = _price_chunk(rows, pricer, by_model, result)
+            for stored in batches:
+                if not stored.num_rows:
+                    continue
+                changed = _price_chunk(stored, pricer, by_model, result)
                 if changed is not None and not dry_run:
                     _write(con, "_repriced", changed, _UPDATE)
                 if progress is not None:
-                    progress(len(rows))
+                    progress(stored.num_rows)
             if not dry_run:
                 plans = pricer.take_new_plans()
                 if plans:
@@ -166,47 +169,58 @@ def reprice(
 
 
 def _price_chunk(
-    rows: Sequence[tuple[Any, ...]],
+    stored: pa.RecordBatch,
     pricer: Pricer,
     by_model: dict[tuple[str | None, str | None], ModelChange],
     result: RepriceResult,
 ) -> pa.RecordBatch | None:
     """Price one chunk, count it per model; return the rows whose pricing changed, as Arrow."""
+    columns = [stored.column(i).to_pylist() for i in range(len(STORED_CALL_COLUMNS))]
     priced: list[tuple[CallRecord, Cost]] = []
-    for row in rows:
+    for row in zip(*columns, strict=True):
         record = record_from_row(row)
         priced.append((record, pricer.price(record)))
-    # calls_to_arrow rounds money as the store does, so new values compare equal to stored ones.
-    batch = calls_to_arrow(priced).select(["trace_id", "span_id", *PRICING_COLUMNS])
-    new_values = list(zip(*(batch.column(c).to_pylist() for c in PRICING_COLUMNS), strict=True))
-    changed_mask: list[bool] = []
-    for row, (record, _), new in zip(rows, priced, new_values, strict=True):
-        old = tuple(row[_OLD_COST : _OLD_COST + len(PRICING_COLUMNS)])
-        is_changed = old != new
-        changed_mask.append(is_changed)
-        result.rows += 1
-        result.updated_rows += is_changed
-        if row[-1]:  # is_duplicate: re-priced, never counted
+    # calls_to_arrow rounds money as the store does, so an unchanged value compares equal.
+    new = calls_to_arrow(priced).select(["trace_id", "span_id", *PRICING_COLUMNS])
+    changed_mask = _differs(stored, new)
+    changed = changed_mask.to_pylist()
+    old_costs, new_costs = stored.column("old_cost_usd").to_pylist(), new.column("cost_usd").to_pylist()
+    old_versions = stored.column("old_price_version").to_pylist()
+    new_versions = new.column("price_version").to_pylist()
+    duplicates = stored.column("is_duplicate").to_pylist()
+    result.rows += stored.num_rows
+    result.updated_rows += sum(changed)
+    for i, (record, _) in enumerate(priced):
+        if duplicates[i]:  # re-priced, never counted
             continue
         key = (record.provider, record.response_model or record.request_model)
         change = by_model.get(key)
         if change is None:
             change = by_model[key] = ModelChange(*key)
-        old_cost, new_cost = old[0], new[0]
+        old_cost, new_cost = old_costs[i], new_costs[i]
         change.calls += 1
-        change.changed_calls += is_changed
+        change.changed_calls += changed[i]
         change.newly_priced += old_cost is None and new_cost is not None
         change.newly_unpriced += old_cost is not None and new_cost is None
         if old_cost is not None:
             change.old_cost_usd = (change.old_cost_usd or Decimal(0)) + old_cost
         if new_cost is not None:
             change.new_cost_usd = (change.new_cost_usd or Decimal(0)) + new_cost
-        if row[_OLD_VERSION] is not None:
-            change.old_price_versions.add(row[_OLD_VERSION])
-        change.new_price_versions.add(new[-1])
-    if not any(changed_mask):
-        return None
-    return batch.filter(pa.array(changed_mask))
+        if old_versions[i] is not None:
+            change.old_price_versions.add(old_versions[i])
+        change.new_price_versions.add(new_versions[i])
+    return new.filter(changed_mask) if any(changed) else None
+
+
+def _differs(old: pa.RecordBatch, new: pa.RecordBatch) -> pa.BooleanArray:
+    """Per row: does any pricing column differ? NULL equals NULL here, unlike in SQL."""
+    mask = pa.array([False] * old.num_rows)
+    for name in PRICING_COLUMNS:
+        before = old.column(f"old_{name}")
+        after = new.column(name).cast(before.type)
+        unequal = pc.fill_null(pc.not_equal(before, after), False)
+        mask = pc.or_(mask, pc.or_(unequal, pc.xor(pc.is_null(before), pc.is_null(after))))
+    return mask
 
 
 def _write(con: duckdb.DuckDBPyConnection, name: str, batch: pa.RecordBatch, sql: str) -> int:

@@ -111,15 +111,16 @@ def what_if(
     if code != currencies.USD:
         currencies.rates_for(con, code)  # fail before the work when the currency is unknown
     where, params = selection.where()
-    con.execute(
+    batches = con.execute(
         f"SELECT {', '.join((*STORED_CALL_COLUMNS, *_EXTRA_COLUMNS))} FROM llm_calls WHERE {where}"
         " AND NOT is_duplicate AND (input_tokens IS NOT NULL OR output_tokens IS NOT NULL)",
         params,
-    )
+    ).to_arrow_reader(_CHUNK_ROWS)
     groups: dict[tuple[str | None, str | None], ModelComparison] = {}
     extra = len(STORED_CALL_COLUMNS)
-    while rows := con.fetchmany(_CHUNK_ROWS):
-        for row in rows:
+    for batch in batches:
+        # Column by column from Arrow: much cheaper than DuckDB's Python tuples.
+        for row in zip(*(column.to_pylist() for column in batch.columns), strict=True):
             actual, provider, model, day = row[extra:]
             record = _on_target(record_from_row(row), resolved_provider, resolved_model)
             target = pricer.price(record).cost_usd
