@@ -160,6 +160,12 @@ def test_dry_run_shows_the_change_and_writes_nothing(store: DuckDBStore) -> None
     assert rows(store, "SELECT count(*) FROM model_prices WHERE model_id = 'claude-sonnet-4-5'") == [(0,)]
 
 
+def test_progress_is_reported_per_chunk(store: DuckDBStore) -> None:
+    done: list[int] = []
+    result = reprice(store.con, Pricer(), chunk_rows=3, progress=done.append)
+    assert done == [3, 1] and result.rows == 4
+
+
 def test_a_price_change_reprices_every_row_and_is_audited(store: DuckDBStore) -> None:
     reprice(store.con, Pricer(), CallFilter(unpriced=True))
     result = reprice(store.con, Discounted(), command="reprice --discounted")

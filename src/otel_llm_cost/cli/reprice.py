@@ -20,6 +20,7 @@ from otel_llm_cost._selection import CallFilter
 from otel_llm_cost.cli._common import console, db_option, format_option
 from otel_llm_cost.cli._options import decimal_text as text
 from otel_llm_cost.cli._options import make_pricer, parse_period, period_options, prefer_option, signed_usd
+from otel_llm_cost.pricing import COMPUTED
 from otel_llm_cost.report import ReportError, open_database
 from otel_llm_cost.store import DuckDBStore, StoreUnavailable
 
@@ -59,7 +60,8 @@ def reprice_command(
     """
     start, end = parse_period(since, until)
     selection = CallFilter(since=start, until=end, model=model, provider=provider, unpriced=unpriced)
-    command = " ".join(["reprice", selection.describe()]).strip()
+    parts = ["reprice", selection.describe(), "" if prefer == COMPUTED else f"--prefer {prefer}"]
+    command = " ".join(part for part in parts if part)
     con, store = _open(db_path, dry_run=dry_run)
     try:
         total = repricing.count_selected(con, selection)
