@@ -60,7 +60,8 @@ from otel_llm_cost import migrations
 from otel_llm_cost.store import DuckDBStore
 with DuckDBStore(":memory:") as store:
     views = [r[0] for r in store.con.execute(
-        "SELECT view_name FROM duckdb_views() WHERE NOT internal ORDER BY 1").fetchall()]
+        "SELECT view_name FROM duckdb_views() WHERE NOT internal UNION ALL SELECT function_name"
+        " FROM duckdb_functions() WHERE function_type = 'table_macro' AND NOT internal ORDER BY 1").fetchall()]
     applied = migrations.applied(store.con)
 print(json.dumps({
     "package": otel_llm_cost.__file__,
