@@ -96,3 +96,13 @@ Comma-separated span attribute names (``*`` matches any run of characters) to st
 the database unless listed. Argument: ``store_attributes`` (with ``redact``, a hook that only
 code can give).
 """
+
+OTEL_LLM_COST_PRICES_FILE: Final = "OTEL_LLM_COST_PRICES_FILE"
+"""
+.. envvar:: OTEL_LLM_COST_PRICES_FILE
+
+A prices overrides file (``.toml``, ``.json`` or ``.yaml``): custom models, negotiated discounts
+and fixes to upstream prices (README, "Pricing rules"). Unlike other variables, a bad file is an
+error when the processor is created, naming the line and key: silently ignoring it would store
+wrong costs. Default: none. Argument: ``prices_file`` (``LLMCostSpanProcessor``, ``Pricer``).
+"""

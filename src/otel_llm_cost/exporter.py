@@ -30,6 +30,7 @@ from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from otel_llm_cost import _enrich
 from otel_llm_cost._capture import AttributeCapture
 from otel_llm_cost._duplicates import DuplicateDetector
+from otel_llm_cost.catalog import load_catalog
 from otel_llm_cost.conventions import AgentRun, CallRecord, to_agent_run, to_call_record
 from otel_llm_cost.forwarding import suppressed_instrumentation
 from otel_llm_cost.metrics import CostMetrics
@@ -96,6 +97,7 @@ class CostExporter(SpanExporter):
         self._health_written_at = 0.0
         self._duplicates = DuplicateDetector()
         self._store_error: str | None = None
+        self._catalog_store: DuckDBStore | None = None  # the store the price catalog was loaded into
         self._no_store_reason = "the store was closed"
         self._lock = threading.Lock()  # export() may be called from flush and worker threads
         self.stats = ExportStats()
@@ -151,6 +153,8 @@ class CostExporter(SpanExporter):
             return True
         try:
             store = self._ensure_store()
+            if store is not self._catalog_store:
+                self._load_catalog(store)
             inserted = store.write_batch(priced, plans, runs)
         except Exception as exc:
             self.stats.store_failed += len(priced)
@@ -167,6 +171,15 @@ class CostExporter(SpanExporter):
         if time.monotonic() - self._health_written_at >= HEALTH_INTERVAL_S:
             self._write_health(store)
         return True
+
+    def _load_catalog(self, store: DuckDBStore) -> None:
+        # Once per store and catalog version (a lookup when already there). A failure loses no
+        # call: the plans that priced the batch are written with it anyway.
+        self._catalog_store = store
+        try:
+            load_catalog(store.con, self._pricer)
+        except Exception:
+            logger.warning("could not load the price catalog into model_prices", exc_info=True)
 
     def _write_health(self, store: DuckDBStore) -> None:
         if self._health is None:

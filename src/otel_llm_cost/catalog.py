@@ -1,0 +1,166 @@
+"""The whole price catalog in DuckDB: ``model_prices``, one row per provider x model x variant x
+price period (and off-peak window), bulk-loaded once per catalog version.
+
+Every row is compiled by the same code that prices spans (``_price_periods.resolve_price`` and
+``_rate_plan.build_plan``), so the ``price_id`` a call records is always a row of the loaded
+version. A new genai-prices release, or a changed overrides file, is a new ``price_version``: its
+rows are added beside the old ones, which stay for audit and re-pricing. ``model_price_catalogs``
+records each version loaded, so a process start costs one lookup when the version is there already.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator, Sequence
+from datetime import datetime, time, timezone
+from decimal import Decimal
+from typing import TYPE_CHECKING, Final
+
+import duckdb
+import pyarrow as pa
+from genai_prices import types
+
+from otel_llm_cost._price_periods import contexts, resolve_price, segment_dates, times_of_day
+from otel_llm_cost._rate_plan import RatePlan, build_plan
+
+if TYPE_CHECKING:
+    from otel_llm_cost.pricing import Pricer
+
+logger = logging.getLogger(__name__)
+
+MONEY: Final = pa.decimal128(38, 18)
+# Base-rate columns of model_prices (migrations 0001 and 0008), by genai-prices price key.
+RATE_COLUMNS: Final = (
+    "input_mtok", "cache_read_mtok", "cache_write_mtok", "output_mtok", "cache_write_1h_mtok", "input_audio_mtok",
+    "cache_audio_read_mtok", "output_audio_mtok", "input_image_mtok", "cache_image_read_mtok", "output_image_mtok",
+    "requests_kcount",
+)  # fmt: skip
+_QUANTUM: Final = Decimal(1).scaleb(-18)
+# Plans per (snapshot, price version): building the catalog's ~3,000 plans costs ~0.2 s, once per process.
+_built: dict[tuple[int, str], list[RatePlan]] = {}
+
+
+def catalog_plans(pricer: Pricer) -> list[RatePlan]:
+    """Every rate plan of the pricer's catalog and overrides, one per ``model_prices`` row."""
+    key = (id(pricer.snapshot), pricer.price_version)
+    plans = _built.get(key)
+    if plans is None:
+        by_id: dict[str, RatePlan] = {}
+        for plan in _iter_plans(pricer):
+            by_id.setdefault(plan.price_id, plan)
+        plans = _built[key] = list(by_id.values())
+    return plans
+
+
+def _iter_plans(pricer: Pricer) -> Iterator[RatePlan]:
+    overrides = pricer.overrides
+    providers = list(pricer.snapshot.providers)
+    if overrides is not None:
+        providers += overrides.custom_providers
+    for provider in providers:
+        for model in provider.models:
+            try:
+                yield from _model_plans(pricer, provider, model)
+            except (ValueError, ArithmeticError) as exc:  # one odd catalog entry must not stop the load
+                logger.debug("skipping %s/%s in the price catalog: %s", provider.id, model.id, exc)
+
+
+def _model_plans(pricer: Pricer, provider: types.Provider, model: types.ModelInfo) -> Iterator[RatePlan]:
+    overrides = pricer.overrides
+    instants = times_of_day(model)
+    for day in segment_dates(model, overrides, provider.id):
+        for hour, minute in instants:
+            when = datetime.combine(day, time(hour, minute), tzinfo=timezone.utc)
+            for context in contexts(model):
+                resolved = resolve_price(provider, model, when, context, overrides)
+                if context and not resolved.variant:
+                    continue  # the variant does not change this day's price: the standard row covers it
+                yield build_plan(
+                    provider.id,
+                    model,
+                    resolved.model_price,
+                    effective_from=resolved.effective_from,
+                    effective_to=resolved.effective_to,
+                    price_version=pricer.price_version,
+                    variant=resolved.variant,
+                    source="overrides" if resolved.overridden else "genai-prices",
+                    time_of_day=resolved.time_of_day,
+                )
+
+
+def load_catalog(con: duckdb.DuckDBPyConnection, pricer: Pricer, *, catalog_source: str = "bundled") -> int:
+    """Bulk-load the pricer's catalog version into ``model_prices`` unless it is there already.
+
+    One Arrow batch and one ``INSERT OR IGNORE ... SELECT``, in one transaction with its
+    ``model_price_catalogs`` row. Returns the rows added (0 when the version was loaded before).
+    """
+    version = pricer.price_version
+    con.execute("BEGIN TRANSACTION")
+    try:
+        seen = con.execute(
+            "UPDATE model_price_catalogs SET last_used_at = current_timestamp WHERE price_version = ?", [version]
+        ).fetchone()
+        if seen and seen[0]:
+            con.execute("COMMIT")
+            return 0
+        batch = plans_to_arrow(catalog_plans(pricer))
+        con.register("_catalog_rows", batch)
+        try:
+            row = con.execute("INSERT OR IGNORE INTO model_prices BY NAME SELECT * FROM _catalog_rows").fetchone()
+        finally:
+            con.unregister("_catalog_rows")
+        overrides_file = pricer.overrides.path if pricer.overrides is not None else None
+        con.execute(
+            "INSERT INTO model_price_catalogs VALUES (?, ?, ?, ?, current_timestamp, current_timestamp)",
+            [version, catalog_source, overrides_file, batch.num_rows],
+        )
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    added = int(row[0]) if row else 0
+    logger.debug("loaded %d price rows of %s", added, version)
+    return added
+
+
+def plans_to_arrow(plans: Sequence[RatePlan]) -> pa.RecordBatch:
+    """The ``model_prices`` rows of some rate plans, as one Arrow batch."""
+    # A plan built elsewhere (tests, older code) may carry only its rates as text: use their base rate.
+    prices = [dict(p.prices) or {k: Decimal(v.split(" ", 1)[0]) for k, v in p.rates.items()} for p in plans]
+    columns: dict[str, pa.Array] = {
+        "price_id": pa.array([p.price_id for p in plans], pa.string()),
+        "provider_id": pa.array([p.provider_id for p in plans], pa.string()),
+        "model_id": pa.array([p.model_id for p in plans], pa.string()),
+        "model_name": pa.array([p.model_name for p in plans], pa.string()),
+        "variant": pa.array([p.variant for p in plans], pa.string()),
+        "time_of_day": pa.array([p.time_of_day for p in plans], pa.string()),
+        "effective_from": pa.array([p.effective_from for p in plans], pa.date32()),
+        "effective_to": pa.array([p.effective_to for p in plans], pa.date32()),
+    }
+    for name in RATE_COLUMNS:
+        columns[name] = pa.array([_base_rate(plan, price.get(name)) for plan, price in zip(plans, prices)], MONEY)  # noqa: B905
+    columns["tiers"] = pa.array([_tiers_json(price) for price in prices], pa.string())
+    columns["rates"] = pa.array([json.dumps(p.rates, sort_keys=True) for p in plans], pa.string())
+    columns["price_version"] = pa.array([p.price_version for p in plans], pa.string())
+    columns["source"] = pa.array([p.source for p in plans], pa.string())
+    return pa.RecordBatch.from_pydict(columns)
+
+
+def _base_rate(plan: RatePlan, value: Decimal | types.TieredPrices | None) -> Decimal | None:
+    if value is None:
+        return None
+    base = value.base if isinstance(value, types.TieredPrices) else value
+    if not base.is_finite() or abs(base) >= Decimal(10) ** 20:
+        logger.warning("rate %s of %s does not fit DECIMAL(38, 18); storing NULL", base, plan.model_id)
+        return None
+    return base.quantize(_QUANTUM)
+
+
+def _tiers_json(prices: dict[str, Decimal | types.TieredPrices]) -> str | None:
+    tiers = {
+        key: [{"start": t.start, "price": str(t.price)} for t in value.tiers]
+        for key, value in prices.items()
+        if isinstance(value, types.TieredPrices)
+    }
+    return json.dumps(tiers, sort_keys=True) if tiers else None
