@@ -58,12 +58,27 @@ def _iter_plans(pricer: Pricer) -> Iterator[RatePlan]:
     providers = list(pricer.snapshot.providers)
     if overrides is not None:
         providers += overrides.custom_providers
+    by_id = {p.id: p for p in providers}
     for provider in providers:
-        for model in provider.models:
+        for model in _models_priced_by(provider, by_id):
             try:
                 yield from _model_plans(pricer, provider, model)
             except (ValueError, ArithmeticError) as exc:  # one odd catalog entry must not stop the load
                 logger.debug("skipping %s/%s in the price catalog: %s", provider.id, model.id, exc)
+
+
+def _models_priced_by(provider: types.Provider, providers: dict[str, types.Provider]) -> list[types.ModelInfo]:
+    """A provider's own models, then those it prices from its fallback providers (Azure prices
+    OpenAI's models, Google Vertex Anthropic's): calls to those are priced under its id."""
+    models = list(provider.models)
+    seen = {m.id for m in models}
+    for fallback_id in provider.fallback_model_providers or ():
+        fallback = providers.get(fallback_id)
+        for model in fallback.models if fallback is not None else ():
+            if model.id not in seen:
+                seen.add(model.id)
+                models.append(model)
+    return models
 
 
 def _model_plans(pricer: Pricer, provider: types.Provider, model: types.ModelInfo) -> Iterator[RatePlan]:

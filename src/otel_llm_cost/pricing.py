@@ -105,12 +105,15 @@ class Pricer:
         prices_file: an overrides file (TOML, JSON or YAML; see ``overrides.py`` and the README),
             read and checked now: a bad file raises :class:`~otel_llm_cost.overrides.OverridesError`.
         overrides: already loaded overrides (instead of ``prices_file``).
+        catalog_version: the version label of ``snapshot`` when it is not the bundled catalog (a
+            fetched feed, a test's edited copy); default ``genai-prices==<installed version>``.
     """
 
     snapshot: data_snapshot.DataSnapshot = field(default_factory=data_snapshot.get_snapshot)
     prefer: str = "computed"
     prices_file: str | os.PathLike[str] | None = None
     overrides: PriceOverrides | None = None
+    catalog_version: str | None = None
     _resolutions: dict[tuple[str | None, str], _Resolution] = field(default_factory=dict, init=False)
     # (span provider, response model, request model, service tier, UTC day) -> the plan, or the
     # resolution when there is no plan for the whole day (an unknown model, or time-of-day prices).
@@ -129,9 +132,8 @@ class Pricer:
     @property
     def price_version(self) -> str:
         """The version stamped on every plan: the catalog's, plus the overrides file's hash."""
-        if self.overrides is None:
-            return PRICE_VERSION
-        return f"{PRICE_VERSION}+{self.overrides.version}"
+        catalog = self.catalog_version or PRICE_VERSION
+        return catalog if self.overrides is None else f"{catalog}+{self.overrides.version}"
 
     def price(self, record: CallRecord) -> Cost:
         """Return the cost of one call. Never raises for bad data: the status says what went wrong."""
