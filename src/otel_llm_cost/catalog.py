@@ -60,14 +60,14 @@ def _iter_plans(pricer: Pricer) -> Iterator[RatePlan]:
         providers += overrides.custom_providers
     by_id = {p.id: p for p in providers}
     for provider in providers:
-        for model in _models_priced_by(provider, by_id):
+        for model in models_priced_by(provider, by_id):
             try:
-                yield from _model_plans(pricer, provider, model)
+                yield from model_plans(pricer, provider, model)
             except (ValueError, ArithmeticError) as exc:  # one odd catalog entry must not stop the load
                 logger.debug("skipping %s/%s in the price catalog: %s", provider.id, model.id, exc)
 
 
-def _models_priced_by(provider: types.Provider, providers: dict[str, types.Provider]) -> list[types.ModelInfo]:
+def models_priced_by(provider: types.Provider, providers: dict[str, types.Provider]) -> list[types.ModelInfo]:
     """A provider's own models, then those it prices from its fallback providers (Azure prices
     OpenAI's models, Google Vertex Anthropic's): calls to those are priced under its id."""
     models = list(provider.models)
@@ -81,7 +81,7 @@ def _models_priced_by(provider: types.Provider, providers: dict[str, types.Provi
     return models
 
 
-def _model_plans(pricer: Pricer, provider: types.Provider, model: types.ModelInfo) -> Iterator[RatePlan]:
+def model_plans(pricer: Pricer, provider: types.Provider, model: types.ModelInfo) -> Iterator[RatePlan]:
     overrides = pricer.overrides
     instants = times_of_day(model)
     for day in segment_dates(model, overrides, provider.id):

@@ -106,3 +106,13 @@ and fixes to upstream prices (README, "Pricing rules"). Unlike other variables, 
 error when the processor is created, naming the line and key: silently ignoring it would store
 wrong costs. Default: none. Argument: ``prices_file`` (``LLMCostSpanProcessor``, ``Pricer``).
 """
+
+OTEL_LLM_COST_CATALOG_FILE: Final = "OTEL_LLM_COST_CATALOG_FILE"
+"""
+.. envvar:: OTEL_LLM_COST_CATALOG_FILE
+
+Where ``otel-llm-cost prices update`` stores the genai-prices catalog it fetched, and where the
+processor and the CLI look for it. When the file does not exist, the catalog bundled with
+genai-prices is used (nothing is ever fetched otherwise). Default:
+``<user config dir>/otel-llm-cost/genai-prices-data.json``. Argument: ``Pricer(snapshot=...)``.
+"""

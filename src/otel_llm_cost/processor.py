@@ -409,13 +409,17 @@ def _cost_metrics(meter_provider: MeterProvider | None, token_usage: bool) -> Co
         return None
 
 
-def _pricer(pricer: Pricer | None, prices_file: str | os.PathLike[str] | None) -> Pricer | None:
-    """The given pricer, or one over the prices file (argument, else OTEL_LLM_COST_PRICES_FILE)."""
+def _pricer(pricer: Pricer | None, prices_file: str | os.PathLike[str] | None) -> Pricer:
+    """The given pricer, or one over the catalog in use and the prices file (argument, else
+    OTEL_LLM_COST_PRICES_FILE)."""
     path = prices_file
     if path is None:
         path = os.environ.get(env.OTEL_LLM_COST_PRICES_FILE, "").strip() or None
-    if path is None:
-        return pricer
     if pricer is not None:
-        raise ValueError("pass either pricer or prices_file, not both")
-    return Pricer(prices_file=path)  # a bad file raises OverridesError (a ValueError) now
+        if path is not None:
+            raise ValueError("pass either pricer or prices_file, not both")
+        return pricer
+    from otel_llm_cost._catalog_update import catalog_in_use  # the one `prices update` stored, else bundled
+
+    snapshot, version = catalog_in_use()
+    return Pricer(snapshot=snapshot, catalog_version=version, prices_file=path)  # a bad file raises now
