@@ -208,3 +208,16 @@ def test_an_overridden_call_records_the_override_row_that_priced_it(tmp_path: Pa
     ]
     version = store.con.execute("SELECT DISTINCT price_version FROM llm_calls").fetchall()
     assert version == [(pricer.price_version,)] and pricer.price_version.endswith(pricer.overrides.version)  # type: ignore[union-attr]
+
+
+def test_the_readme_example_loads_and_prices(tmp_path: Path) -> None:
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text("utf-8")
+    example = readme.split("### The overrides file", 1)[1].split("```toml\n", 1)[1].split("```", 1)[0]
+    pricer = Pricer(prices_file=write(tmp_path, example))
+    # my-llama-70b: 150k input, 130k of them cached (above the 128k tier: $0.10), 1k output
+    attributes = call("openai", "llama-70b-ft-v2", 150_000, 1000, **{"gen_ai.usage.cache_read.input_tokens": 130_000})
+    # 20k x $0.20 + 130k x $0.10 + 1k x $0.60 per MTok
+    assert price(pricer, attributes).cost_usd == Decimal("0.0176")
+    # gpt-4o in January 2026: the fix ($2 / $8), then 15% off openai
+    january = price(pricer, call("openai", "gpt-4o", 1000, 1000), datetime(2026, 1, 10, tzinfo=timezone.utc))
+    assert january.cost_usd == Decimal("0.0085")
