@@ -4,6 +4,7 @@ kept, and every priced call's price_id one of its rows."""
 from __future__ import annotations
 
 import copy
+import itertools
 from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Any
@@ -98,6 +99,29 @@ def test_a_newer_catalog_adds_rows_and_keeps_the_old_ones(store: DuckDBStore) ->
     assert one(store, "SELECT count(DISTINCT price_version) FROM model_prices_current") == 1
 
 
+def test_the_exporter_loads_the_catalog_a_slice_per_batch(store: DuckDBStore) -> None:
+    pricer = Pricer()
+    exporter = CostExporter(store, pricer=pricer)
+    total = len(catalog_plans(pricer))
+    attributes = {"gen_ai.operation.name": "chat", "gen_ai.provider.name": "openai", "gen_ai.request.model": "gpt-4o",
+                  "gen_ai.usage.input_tokens": 1, "gen_ai.usage.output_tokens": 1}  # fmt: skip
+    loaded = []
+    for i in range(1, total // 500 + 3):
+        context = SpanContext(trace_id=2, span_id=i, is_remote=False, trace_flags=TraceFlags(1))
+        exporter.export([ReadableSpan(name="chat", context=context, attributes=attributes, start_time=1, end_time=1)])
+        loaded.append(one(store, "SELECT count(*) FROM model_prices"))
+    # 500 rows after each batch (plus the gpt-4o plan the first batch wrote, unless in that slice),
+    # until the whole catalog is there and its version is recorded
+    assert total % 500 and loaded[0] in (500, 501) and loaded[-2] == loaded[-1] == total
+    assert all(0 < later - earlier <= 500 for earlier, later in itertools.pairwise(loaded[:-1]))
+    assert one(store, "SELECT price_version, price_rows FROM model_price_catalogs") == (PRICE_VERSION, total)
+    assert one(store, "SELECT count(*) FROM llm_calls") == total // 500 + 2
+    # A new exporter on the same database finds the version there and loads nothing.
+    CostExporter(store, pricer=Pricer()).export([ReadableSpan(name="chat", context=SpanContext(
+        trace_id=3, span_id=1, is_remote=False, trace_flags=TraceFlags(1)), attributes=attributes)])  # fmt: skip
+    assert one(store, "SELECT count(*) FROM model_prices") == total
+
+
 def test_every_priced_call_points_at_a_catalog_row(store: DuckDBStore) -> None:
     calls = [  # (provider, model, service tier, when)
         ("openai", "gpt-5", "flex", datetime(2026, 11, 2, 9)), ("openai", "gpt-5", None, datetime(2025, 3, 1)),
@@ -126,7 +150,9 @@ def test_every_priced_call_points_at_a_catalog_row(store: DuckDBStore) -> None:
     assert one(store, "SELECT count(*) FROM llm_calls WHERE pricing_status = 'priced'") == len(calls)
     orphans = "SELECT count(*) FROM llm_calls c ANTI JOIN model_prices p USING (price_id)"
     assert one(store, orphans) == 0
-    # The plans the calls used were rows of the bulk load already: the table holds the catalog only.
+    # The plans the calls used are rows of the catalog: once it is all loaded, the table holds it only.
+    assert 0 < one(store, "SELECT count(*) FROM model_prices") < len(catalog_plans(pricer))  # a first slice
+    load_catalog(store.con, pricer)
     assert one(store, "SELECT count(*) FROM model_prices") == len(catalog_plans(pricer))
     variants = store.con.execute(
         "SELECT c.priced_model, p.variant FROM llm_calls c JOIN model_prices p USING (price_id) ORDER BY c.span_id"

@@ -39,6 +39,8 @@ RATE_COLUMNS: Final = (
 _QUANTUM: Final = Decimal(1).scaleb(-18)
 # Plans per (snapshot, price version): building the catalog's ~3,000 plans costs ~0.2 s, once per process.
 _built: dict[tuple[int, str], list[RatePlan]] = {}
+# Rows per slice of CatalogLoader: a few milliseconds of work after each batch written.
+_SLICE_ROWS: Final = 500
 
 
 def catalog_plans(pricer: Pricer) -> list[RatePlan]:
@@ -104,38 +106,94 @@ def model_plans(pricer: Pricer, provider: types.Provider, model: types.ModelInfo
                 )
 
 
+class CatalogLoader:
+    """Loads a pricer's catalog into a store a slice at a time, one slice after each batch written.
+
+    A processor's first batches are not held up behind the whole load (~0.2 s of Python plus the
+    insert): each slice costs a few milliseconds on the worker thread, after the batch's calls are
+    committed. Calls never wait for it: the rate plans that price a batch are written with it.
+    """
+
+    def __init__(self, pricer: Pricer, *, slice_rows: int = _SLICE_ROWS) -> None:
+        self._pricer = pricer
+        self._slice_rows = slice_rows
+        self._plans: Iterator[RatePlan] | None = None
+        self._seen: set[str] = set()
+        self._built: list[RatePlan] = []
+        self.done = False
+
+    def step(self, con: duckdb.DuckDBPyConnection) -> None:
+        """Load the next slice; the first call only checks whether the version is there already."""
+        if self.done:
+            return
+        pricer = self._pricer
+        if self._plans is None:
+            cached = _built.get((id(pricer.snapshot), pricer.price_version))
+            self._plans = iter(cached) if cached is not None else _iter_plans(pricer)
+            if _mark_used(con, pricer.price_version):
+                self.done = True
+                return
+        batch: list[RatePlan] = []
+        for plan in self._plans:
+            if plan.price_id not in self._seen:
+                self._seen.add(plan.price_id)
+                batch.append(plan)
+                if len(batch) == self._slice_rows:
+                    break
+        self._built += batch
+        finished = len(batch) < self._slice_rows
+        _insert_plans(con, batch, pricer if finished else None, len(self._built), "bundled")
+        if finished:
+            _built.setdefault((id(pricer.snapshot), pricer.price_version), self._built)
+            self.done = True
+
+
+def _mark_used(con: duckdb.DuckDBPyConnection, version: str) -> bool:
+    """Note that a process prices with ``version``; False when it was never loaded."""
+    row = con.execute(
+        "UPDATE model_price_catalogs SET last_used_at = current_timestamp WHERE price_version = ?", [version]
+    ).fetchone()
+    return bool(row and row[0])
+
+
+def _insert_plans(
+    con: duckdb.DuckDBPyConnection, plans: Sequence[RatePlan], finished: Pricer | None, rows: int, catalog_source: str
+) -> int:
+    """One transaction: insert-or-ignore the rows and, for the last slice, the version's row."""
+    con.execute("BEGIN TRANSACTION")
+    try:
+        added = 0
+        if plans:
+            con.register("_catalog_rows", plans_to_arrow(plans))
+            try:
+                row = con.execute("INSERT OR IGNORE INTO model_prices BY NAME SELECT * FROM _catalog_rows").fetchone()
+            finally:
+                con.unregister("_catalog_rows")
+            added = int(row[0]) if row else 0
+        if finished is not None:
+            overrides_file = finished.overrides.path if finished.overrides is not None else None
+            con.execute(
+                "INSERT OR IGNORE INTO model_price_catalogs VALUES (?, ?, ?, ?, current_timestamp, current_timestamp)",
+                [finished.price_version, catalog_source, overrides_file, rows],
+            )
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    return added
+
+
 def load_catalog(con: duckdb.DuckDBPyConnection, pricer: Pricer, *, catalog_source: str = "bundled") -> int:
     """Bulk-load the pricer's catalog version into ``model_prices`` unless it is there already.
 
     One Arrow batch and one ``INSERT OR IGNORE ... SELECT``, in one transaction with its
     ``model_price_catalogs`` row. Returns the rows added (0 when the version was loaded before).
     """
-    version = pricer.price_version
-    con.execute("BEGIN TRANSACTION")
-    try:
-        seen = con.execute(
-            "UPDATE model_price_catalogs SET last_used_at = current_timestamp WHERE price_version = ?", [version]
-        ).fetchone()
-        if seen and seen[0]:
-            con.execute("COMMIT")
-            return 0
-        batch = plans_to_arrow(catalog_plans(pricer))
-        con.register("_catalog_rows", batch)
-        try:
-            row = con.execute("INSERT OR IGNORE INTO model_prices BY NAME SELECT * FROM _catalog_rows").fetchone()
-        finally:
-            con.unregister("_catalog_rows")
-        overrides_file = pricer.overrides.path if pricer.overrides is not None else None
-        con.execute(
-            "INSERT INTO model_price_catalogs VALUES (?, ?, ?, ?, current_timestamp, current_timestamp)",
-            [version, catalog_source, overrides_file, batch.num_rows],
-        )
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
-    added = int(row[0]) if row else 0
-    logger.debug("loaded %d price rows of %s", added, version)
+    if _mark_used(con, pricer.price_version):
+        return 0
+    plans = catalog_plans(pricer)
+    added = _insert_plans(con, plans, pricer, len(plans), catalog_source)
+    logger.debug("loaded %d price rows of %s", added, pricer.price_version)
     return added
 
 

@@ -30,7 +30,7 @@ from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from otel_llm_cost import _enrich
 from otel_llm_cost._capture import AttributeCapture
 from otel_llm_cost._duplicates import DuplicateDetector
-from otel_llm_cost.catalog import load_catalog
+from otel_llm_cost.catalog import CatalogLoader
 from otel_llm_cost.conventions import AgentRun, CallRecord, to_agent_run, to_call_record
 from otel_llm_cost.forwarding import suppressed_instrumentation
 from otel_llm_cost.metrics import CostMetrics
@@ -97,7 +97,8 @@ class CostExporter(SpanExporter):
         self._health_written_at = 0.0
         self._duplicates = DuplicateDetector()
         self._store_error: str | None = None
-        self._catalog_store: DuckDBStore | None = None  # the store the price catalog was loaded into
+        # Loads the price catalog into the store, a slice after each batch (see CatalogLoader).
+        self._catalog: tuple[DuckDBStore, CatalogLoader] | None = None
         self._no_store_reason = "the store was closed"
         self._lock = threading.Lock()  # export() may be called from flush and worker threads
         self.stats = ExportStats()
@@ -153,8 +154,6 @@ class CostExporter(SpanExporter):
             return True
         try:
             store = self._ensure_store()
-            if store is not self._catalog_store:
-                self._load_catalog(store)
             inserted = store.write_batch(priced, plans, runs)
         except Exception as exc:
             self.stats.store_failed += len(priced)
@@ -168,17 +167,23 @@ class CostExporter(SpanExporter):
         self.stats.already_stored += len(priced) - inserted
         self.stats.unpriced += sum(1 for _, cost in priced if cost.cost_usd is None)
         self.stats.duplicates += sum(1 for record, _ in priced if record.duplicate_of is not None)
+        self._load_catalog(store)
         if time.monotonic() - self._health_written_at >= HEALTH_INTERVAL_S:
             self._write_health(store)
         return True
 
     def _load_catalog(self, store: DuckDBStore) -> None:
-        # Once per store and catalog version (a lookup when already there). A failure loses no
-        # call: the plans that priced the batch are written with it anyway.
-        self._catalog_store = store
+        # After the batch is committed. A failure loses no call (the plans that priced the batch
+        # were written with it) and is not retried for this store.
+        if self._catalog is None or self._catalog[0] is not store:
+            self._catalog = (store, CatalogLoader(self._pricer))
+        loader = self._catalog[1]
+        if loader.done:
+            return
         try:
-            load_catalog(store.con, self._pricer)
+            loader.step(store.con)
         except Exception:
+            loader.done = True
             logger.warning("could not load the price catalog into model_prices", exc_info=True)
 
     def _write_health(self, store: DuckDBStore) -> None:

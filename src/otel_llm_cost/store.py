@@ -58,7 +58,7 @@ _MONEY_COLUMNS = ("cost_usd", "computed_cost_usd", "input_cost_usd", "cache_read
 
 
 # Tables another file contributes in merge_from; each insert-or-ignores on its primary key.
-_MERGED_TABLES = ("model_prices", "llm_agent_runs", "llm_calls", "llm_ingest_health")
+_MERGED_TABLES = ("model_prices", "model_price_catalogs", "llm_agent_runs", "llm_calls", "llm_ingest_health")
 
 
 class StoreUnavailable(RuntimeError):
