@@ -23,7 +23,7 @@ ALTER TABLE model_prices ADD COLUMN tiers JSON;
 -- One row per catalog version loaded into model_prices, so a process loads each version once.
 CREATE TABLE model_price_catalogs (
     price_version   VARCHAR PRIMARY KEY,   -- genai-prices==0.2.3, or genai-prices==0.2.3+overrides-<sha256 12>
-    catalog_source  VARCHAR NOT NULL,      -- 'bundled' (the installed genai-prices), or the file it came from
+    catalog_source  VARCHAR NOT NULL,      -- 'bundled' (the installed genai-prices), or a fetched catalog's version
     overrides_file  VARCHAR,               -- path of the overrides file, if any
     price_rows      BIGINT NOT NULL,       -- model_prices rows of this version
     loaded_at       TIMESTAMPTZ NOT NULL,

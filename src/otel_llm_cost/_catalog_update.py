@@ -101,6 +101,7 @@ def _fetch(url: str, timeout: float) -> bytes:
         with urllib.request.urlopen(url, timeout=timeout) as response:
             raw: bytes = response.read(_MAX_FEED_BYTES + 1)
     except urllib.error.HTTPError as exc:
+        exc.close()  # it holds the response (and its socket) open
         raise click.ClickException(f"fetching {url} failed: HTTP {exc.code} {exc.reason}") from exc
     except (urllib.error.URLError, OSError) as exc:
         reason = getattr(exc, "reason", exc)

@@ -60,7 +60,7 @@ def _iter_plans(pricer: Pricer) -> Iterator[RatePlan]:
     providers = list(pricer.snapshot.providers)
     if overrides is not None:
         providers += overrides.custom_providers
-    by_id = {p.id: p for p in providers}
+    by_id = {p.id: p for p in pricer.snapshot.providers}  # fallbacks are catalog providers, never custom ones
     for provider in providers:
         for model in models_priced_by(provider, by_id):
             try:
@@ -142,7 +142,7 @@ class CatalogLoader:
                     break
         self._built += batch
         finished = len(batch) < self._slice_rows
-        _insert_plans(con, batch, pricer if finished else None, len(self._built), "bundled")
+        _insert_plans(con, batch, pricer if finished else None, len(self._built), pricer.catalog_version or "bundled")
         if finished:
             _built.setdefault((id(pricer.snapshot), pricer.price_version), self._built)
             self.done = True
@@ -183,7 +183,7 @@ def _insert_plans(
     return added
 
 
-def load_catalog(con: duckdb.DuckDBPyConnection, pricer: Pricer, *, catalog_source: str = "bundled") -> int:
+def load_catalog(con: duckdb.DuckDBPyConnection, pricer: Pricer, *, catalog_source: str | None = None) -> int:
     """Bulk-load the pricer's catalog version into ``model_prices`` unless it is there already.
 
     One Arrow batch and one ``INSERT OR IGNORE ... SELECT``, in one transaction with its
@@ -192,7 +192,8 @@ def load_catalog(con: duckdb.DuckDBPyConnection, pricer: Pricer, *, catalog_sour
     if _mark_used(con, pricer.price_version):
         return 0
     plans = catalog_plans(pricer)
-    added = _insert_plans(con, plans, pricer, len(plans), catalog_source)
+    source = catalog_source or pricer.catalog_version or "bundled"
+    added = _insert_plans(con, plans, pricer, len(plans), source)
     logger.debug("loaded %d price rows of %s", added, pricer.price_version)
     return added
 

@@ -53,7 +53,9 @@ def _catalog_option(function: Any) -> Any:
 
 @click.group("prices")
 def prices() -> None:
-    """Look at the price catalog and the overrides file.
+    """Show, check, diff and update the prices.
+
+    The catalog in use (genai-prices, bundled or fetched with `update`) and an overrides file.
 
     \b
     Examples:
