@@ -21,6 +21,8 @@ from typing import Any
 from _common import interleaved, median, ratio_summary
 
 from otel_llm_cost import DuckDBStore
+from otel_llm_cost.catalog import load_catalog
+from otel_llm_cost.pricing import Pricer
 
 BASELINE_SQL = (
     "SELECT count(*), sum(cost_usd), sum(input_tokens), sum(output_tokens), count(DISTINCT trace_id) FROM llm_calls"
@@ -105,6 +107,7 @@ def fill(store: DuckDBStore, rows: int) -> dict[str, Any]:
     started = time.perf_counter()
     store.con.execute(_CALLS_SQL, {"n": rows})
     store.con.execute(_RUNS_SQL, {"n": rows})
+    load_catalog(store.con, Pricer())  # model_prices, as a processor's first batch loads it
     store.con.execute("CHECKPOINT")
     seconds = time.perf_counter() - started
     calls, unpriced, duplicates = store.con.execute(

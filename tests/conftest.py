@@ -29,6 +29,8 @@ def pytest_report_header() -> list[str]:
 def _clean_env() -> Iterator[None]:
     """Tests never see the developer's OTEL_LLM_COST_* settings."""
     kept = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_LLM_COST_")}
+    # Nor a catalog the developer fetched with `prices update`: tests price with the bundled one.
+    kept["OTEL_LLM_COST_CATALOG_FILE"] = os.path.join(os.devnull, "no-catalog.json")
     with mock.patch.dict(os.environ, kept, clear=True):
         yield
 

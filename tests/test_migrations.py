@@ -33,6 +33,7 @@ NAMES = [
     "0005_test_id",
     "0006_captured_attributes",
     "0007_ingest_health",
+    "0008_price_catalog",
     "0009_reprice_and_currencies",
 ]
 VIEWS = [
@@ -42,6 +43,7 @@ VIEWS = [
     "llm_cost_by_trace",
     "llm_daily_cost",
     "llm_unpriced_calls",
+    "model_prices_current",
 ]
 
 
@@ -160,13 +162,13 @@ def test_migrate_applies_all_then_nothing() -> None:
     assert applied(con) == NAMES
     assert pending(con) == []
     assert tables(con) == [MIGRATIONS_TABLE, "exchange_rates", "llm_agent_runs", "llm_calls", "llm_ingest_health",
-                           "llm_price_audit", "model_prices"]  # fmt: skip
+                           "llm_price_audit", "model_price_catalogs", "model_prices"]  # fmt: skip
     assert views(con) == VIEWS
     recorded = con.execute(f"SELECT name, number, applied_at IS NOT NULL FROM {MIGRATIONS_TABLE} ORDER BY number")
     assert recorded.fetchall() == [("0001_initial", 1, True), ("0002_reported_cost", 2, True),
                                    ("0003_call_details", 3, True), ("0004_agent_runs", 4, True),
                                    ("0005_test_id", 5, True), ("0006_captured_attributes", 6, True),
-                                   ("0007_ingest_health", 7, True),
+                                   ("0007_ingest_health", 7, True), ("0008_price_catalog", 8, True),
                                    ("0009_reprice_and_currencies", 9, True)]  # fmt: skip
     # Applying twice is a no-op that still (re)creates the views.
     assert migrate(con) == []
@@ -254,10 +256,10 @@ def test_database_from_a_newer_version_is_refused() -> None:
         migrate(con)
 
 
-@pytest.mark.parametrize("to", [-1, 8, 99])
+@pytest.mark.parametrize("to", [-1, 50, 99])
 def test_unknown_target_is_refused(to: int) -> None:
     con = duckdb.connect()
-    with pytest.raises(MigrationError, match=r"no migration numbered .* \(known: 0 to 0009\)"):
+    with pytest.raises(MigrationError, match=rf"no migration numbered .* \(known: 0 to {NAMES[-1][:4]}\)"):
         migrate(con, to=to)
     assert tables(con) == []
 
@@ -279,15 +281,17 @@ def test_migrate_down_and_up_step_by_step() -> None:
     assert applied(con) == ["0001_initial"]
     # Views that need only 0001 exist at version 1 and can be queried; the agent-run view needs 0004
     # and the by-test view 0005.
-    at_v1 = [v for v in VIEWS if v not in ("llm_cost_by_agent_run", "llm_cost_by_test")]
+    at_v1 = [v for v in VIEWS if v not in ("llm_cost_by_agent_run", "llm_cost_by_test", "model_prices_current")]
     assert views(con) == at_v1
     for view in at_v1:
         assert con.execute(f"SELECT count(*) FROM {view}").fetchone() == (0,)
     assert migrate(con, to=5) == ["up 0002_reported_cost", "up 0003_call_details", "up 0004_agent_runs",
                                   "up 0005_test_id"]  # fmt: skip
-    assert views(con) == VIEWS
+    # model_prices_current needs 0008's model_price_catalogs.
+    at_v5 = [v for v in VIEWS if v != "model_prices_current"]
+    assert views(con) == at_v5
     assert migrate(con, to=4) == ["down 0005_test_id"]
-    assert views(con) == [v for v in VIEWS if v != "llm_cost_by_test"]
+    assert views(con) == [v for v in at_v5 if v != "llm_cost_by_test"]
     assert "test_id" not in [r[0] for r in con.execute("DESCRIBE llm_calls").fetchall()]
     assert migrate(con, to=3) == ["down 0004_agent_runs"]
     assert views(con) == at_v1
@@ -431,6 +435,13 @@ GOLDEN_LLM_CALLS = [
     ("duplicate_of_span_id", "VARCHAR", "YES"),
     ("test_id", "VARCHAR", "YES"),
     ("attributes", "JSON", "YES"),
+    ("input_audio_tokens", "BIGINT", "YES"),
+    ("cache_audio_read_tokens", "BIGINT", "YES"),
+    ("output_audio_tokens", "BIGINT", "YES"),
+    ("input_image_tokens", "BIGINT", "YES"),
+    ("cache_image_read_tokens", "BIGINT", "YES"),
+    ("output_image_tokens", "BIGINT", "YES"),
+    ("service_tier", "VARCHAR", "YES"),
 ]
 GOLDEN_MODEL_PRICES = [
     ("price_id", "VARCHAR", "NO"),
@@ -447,6 +458,17 @@ GOLDEN_MODEL_PRICES = [
     ("price_version", "VARCHAR", "NO"),
     ("source", "VARCHAR", "NO"),
     ("first_used_at", "TIMESTAMP WITH TIME ZONE", "NO"),
+    ("variant", "VARCHAR", "YES"),
+    ("time_of_day", "VARCHAR", "YES"),
+    ("cache_write_1h_mtok", "DECIMAL(38,18)", "YES"),
+    ("input_audio_mtok", "DECIMAL(38,18)", "YES"),
+    ("cache_audio_read_mtok", "DECIMAL(38,18)", "YES"),
+    ("output_audio_mtok", "DECIMAL(38,18)", "YES"),
+    ("input_image_mtok", "DECIMAL(38,18)", "YES"),
+    ("cache_image_read_mtok", "DECIMAL(38,18)", "YES"),
+    ("output_image_mtok", "DECIMAL(38,18)", "YES"),
+    ("requests_kcount", "DECIMAL(38,18)", "YES"),
+    ("tiers", "JSON", "YES"),
 ]
 
 
@@ -523,6 +545,7 @@ def test_golden_schema() -> None:
         ("llm_agent_runs", ["trace_id", "span_id"]),
         ("llm_calls", ["trace_id", "span_id"]),
         ("llm_ingest_health", ["process_key"]),
+        ("model_price_catalogs", ["price_version"]),
         ("model_prices", ["price_id"]),
     ]
 

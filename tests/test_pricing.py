@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from genai_prices import Usage, calc_price
 
-from otel_llm_cost import pricing
+from otel_llm_cost import _rate_plan, pricing
 from otel_llm_cost.conventions import CallRecord
 from otel_llm_cost.pricing import INVALID_USAGE, NO_MODEL, NO_USAGE, PRICED, UNKNOWN_MODEL, Pricer
 
@@ -178,11 +178,11 @@ def test_counts_past_28_digits_round_exactly_as_calc_price() -> None:
 
 
 def test_rates_are_divided_per_token_only_when_that_is_exact() -> None:
-    units = pricing._REGISTRY.units
+    units = _rate_plan.REGISTRY.units
     # per a million tokens: stored per token, no division left per span
-    assert pricing._cost_step(units["input_tokens"], Decimal("2.5"))[1:] == (Decimal("2.5E-6"), None, None)
+    assert _rate_plan.cost_step(units["input_tokens"], Decimal("2.5"))[1:] == (Decimal("2.5E-6"), None, None)
     # per hour of audio (3600 s): 1/3600 is no finite decimal, so rate * count / per stays per span
-    assert pricing._cost_step(units["audio_seconds"], Decimal("0.1"))[1:] == (Decimal("0.1"), None, 3600)
+    assert _rate_plan.cost_step(units["audio_seconds"], Decimal("0.1"))[1:] == (Decimal("0.1"), None, 3600)
 
 
 def test_the_span_cache_changes_no_result_and_hands_each_plan_over_once(monkeypatch: pytest.MonkeyPatch) -> None:

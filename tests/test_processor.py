@@ -40,7 +40,8 @@ def test_an_llm_span_becomes_one_priced_row(traced: Traced, db_path: str) -> Non
     assert rows == [("test-svc", "gpt-4o-mini", 1000, 400, 100, Decimal("0.00018"), "priced", "u1", False)]
     stats = processor.stats()
     assert (stats.processed, stats.stored, stats.not_calls, stats.dropped) == (2, 1, 1, 0)
-    prices = query(db_path, "SELECT model_id, input_mtok, output_mtok FROM model_prices")
+    prices = query(db_path, "SELECT model_id, input_mtok, output_mtok FROM model_prices"
+                            " WHERE price_id IN (SELECT price_id FROM llm_calls)")  # fmt: skip
     assert prices == [("gpt-4o-mini", Decimal("0.15"), Decimal("0.6"))]
 
 

@@ -32,6 +32,7 @@ VIEWS = [
     "llm_cost_by_trace",
     "llm_daily_cost",
     "llm_unpriced_calls",
+    "model_prices_current",
 ]
 
 
@@ -222,6 +223,8 @@ def test_every_field_round_trips(store: DuckDBStore) -> None:
         input_excluded_cache=True, cache_write_1h_tokens=0, customer_id="acme-corp", scope_name="opentelemetry.x",
         reported_cost_error="negative", duplicate_of=("1" * 32, "2" * 16),
         test_id="tests/test_chat.py::test_reply[gpt-4o]", attributes='{"app.feature": "refunds"}',
+        input_audio_tokens=11, cache_audio_read_tokens=12, output_audio_tokens=13, input_image_tokens=14,
+        cache_image_read_tokens=15, output_image_tokens=16, service_tier="flex",
     )  # fmt: skip
     c = cost(
         Decimal("0.0035"), input_cost_usd=Decimal("0.002"), cache_read_cost_usd=Decimal("0.00025"),
@@ -249,6 +252,8 @@ def test_every_field_round_trips(store: DuckDBStore) -> None:
         "customer_id": "acme-corp", "scope_name": "opentelemetry.x", "reported_cost_error": "negative",
         "duplicate_of_trace_id": "1" * 32, "duplicate_of_span_id": "2" * 16,
         "test_id": "tests/test_chat.py::test_reply[gpt-4o]", "attributes": '{"app.feature": "refunds"}',
+        "input_audio_tokens": 11, "cache_audio_read_tokens": 12, "output_audio_tokens": 13, "input_image_tokens": 14,
+        "cache_image_read_tokens": 15, "output_image_tokens": 16, "service_tier": "flex",
     }  # fmt: skip
 
 

@@ -71,7 +71,7 @@ def test_the_documented_views_exist(con: duckdb.DuckDBPyConnection) -> None:
     names = rows(con, "SELECT view_name FROM duckdb_views() WHERE NOT internal ORDER BY 1")
     assert names == [("llm_cost_by_agent_run",), ("llm_cost_by_conversation",), ("llm_cost_by_test",),
                      ("llm_cost_by_trace",),
-                     ("llm_daily_cost",), ("llm_unpriced_calls",)]  # fmt: skip
+                     ("llm_daily_cost",), ("llm_unpriced_calls",), ("model_prices_current",)]  # fmt: skip
 
 
 def test_daily_cost(con: duckdb.DuckDBPyConnection) -> None:

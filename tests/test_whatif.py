@@ -216,7 +216,7 @@ def test_macros_follow_their_tables_up_and_down() -> None:
 
     migrate(con)
     assert macros() == ["llm_daily_cost_in", "llm_what_if"]
-    migrate(con, to=7)  # exchange_rates is gone, llm_calls and model_prices are not
+    migrate(con, to=8)  # exchange_rates is gone, llm_calls and the catalog are not
     assert macros() == ["llm_what_if"]
     assert con.execute("SELECT count(*) FROM llm_what_if('gpt-4o')").fetchall() == [(0,)]
     migrate(con, to=0)

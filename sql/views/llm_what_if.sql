@@ -11,10 +11,14 @@ WITH target AS (
     SELECT provider_id, model_id, input_mtok, cache_read_mtok, cache_write_mtok, output_mtok
     FROM model_prices
     WHERE effective_to IS NULL
+      AND coalesce(variant, '') = ''   -- standard tier: no batch/flex/priority variant
+      AND time_of_day IS NULL          -- not an off-peak window
       AND lower(model_id) = lower(target_model)
       AND (target_provider IS NULL OR provider_id = target_provider)
-    -- Several providers may sell the model: take one, the same one every time.
-    ORDER BY provider_id, first_used_at DESC, price_id
+    -- The catalog version in force first (model_prices keeps older versions' rows); several
+    -- providers may sell the model: take one, the same one every time.
+    ORDER BY price_version IN (SELECT price_version FROM model_prices_current) DESC,
+             provider_id, first_used_at DESC, price_id
     LIMIT 1
 )
 SELECT

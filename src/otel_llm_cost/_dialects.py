@@ -77,6 +77,22 @@ REASONING_TOKENS: Final = (
     "ai.usage.reasoningTokens",  # Vercel AI SDK 5
     "gen_ai.usage.output_tokens.reasoning",  # Sentry
 )
+# Modality details (OTel GenAI repo main; OpenInference), each a subset of the input or output total.
+INPUT_AUDIO_TOKENS: Final = ("gen_ai.usage.audio.input_tokens", "llm.token_count.prompt_details.audio")
+CACHE_AUDIO_READ_TOKENS: Final = ("gen_ai.usage.audio.cache_read.input_tokens",)
+OUTPUT_AUDIO_TOKENS: Final = ("gen_ai.usage.audio.output_tokens", "llm.token_count.completion_details.audio")
+INPUT_IMAGE_TOKENS: Final = ("gen_ai.usage.image.input_tokens", "llm.token_count.prompt_details.image")
+CACHE_IMAGE_READ_TOKENS: Final = ("gen_ai.usage.image.cache_read.input_tokens",)
+OUTPUT_IMAGE_TOKENS: Final = ("gen_ai.usage.image.output_tokens", "llm.token_count.completion_details.image")
+# The tier that served the call: the response's word first (a request may say "auto").
+SERVICE_TIER: Final = (
+    "openai.response.service_tier",  # GenAI repo; otel openai-v2
+    "gen_ai.openai.response.service_tier",  # semconv < 1.37
+    "anthropic.response.service_tier",  # anthropic SDK native tracing (usage.service_tier)
+    "openai.request.service_tier",
+    "gen_ai.openai.request.service_tier",
+    "anthropic.request.service_tier",
+)
 # A cost the emitter computed, in USD.
 REPORTED_COST: Final = (
     a.GEN_AI_USAGE_COST_AMOUNT,  # proposed semconv (with gen_ai.usage.cost.currency)

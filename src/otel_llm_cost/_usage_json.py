@@ -67,6 +67,12 @@ def provider_usage(text: object, provider_id: str | None, model: str | None) -> 
                 "cache_write_tokens",
                 "cache_write_1h_tokens",
                 "output_reasoning_tokens",
+                "input_audio_tokens",
+                "cache_audio_read_tokens",
+                "output_audio_tokens",
+                "input_image_tokens",
+                "cache_image_read_tokens",
+                "output_image_tokens",
             )
             if isinstance(value := extracted.usage.__dict__.get(key), int)
         }

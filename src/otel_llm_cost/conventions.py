@@ -88,6 +88,17 @@ class CallRecord(StoredSpan):
     test_id: str | None = None
     # Attributes the user chose to keep (store_attributes), redacted, as JSON text; set by the exporter.
     attributes: str | None = None
+    # Modality details, each a subset of input_tokens / output_tokens (cache reads of a modality
+    # are a subset of both it and cache_read_tokens). Priced apart where the catalog has a rate.
+    input_audio_tokens: int | None = None
+    cache_audio_read_tokens: int | None = None
+    output_audio_tokens: int | None = None
+    input_image_tokens: int | None = None
+    cache_image_read_tokens: int | None = None
+    output_image_tokens: int | None = None
+    # The service tier the provider says served the call (priority, flex, batch, ...): it selects
+    # the catalog's price variant.
+    service_tier: str | None = None
 
     @property
     def has_usage(self) -> bool:
@@ -247,6 +258,13 @@ def to_call_record(span: ReadableSpan, baggage: Mapping[str, object] | None = No
         scope_name=text_of(scope) if scope else None,
         reported_cost_error="; ".join(cost_errors) or None,
         test_id=test_id_of(attributes.get(a.LLM_COST_TEST_ID)),
+        input_audio_tokens=usage["input_audio"],
+        cache_audio_read_tokens=usage["cache_audio_read"],
+        output_audio_tokens=usage["output_audio"],
+        input_image_tokens=usage["input_image"],
+        cache_image_read_tokens=usage["cache_image_read"],
+        output_image_tokens=usage["output_image"],
+        service_tier=first_text(attributes, d.SERVICE_TIER),
     )
 
 
@@ -300,6 +318,12 @@ def _usage(
         "cache_write_1h": first_count(attributes, d.CACHE_WRITE_1H_TOKENS, errors),
         "reasoning": first_count(attributes, d.REASONING_TOKENS, errors),
         "uncached_input": first_count(attributes, d.UNCACHED_INPUT_TOKENS, errors),
+        "input_audio": first_count(attributes, d.INPUT_AUDIO_TOKENS, errors),
+        "cache_audio_read": first_count(attributes, d.CACHE_AUDIO_READ_TOKENS, errors),
+        "output_audio": first_count(attributes, d.OUTPUT_AUDIO_TOKENS, errors),
+        "input_image": first_count(attributes, d.INPUT_IMAGE_TOKENS, errors),
+        "cache_image_read": first_count(attributes, d.CACHE_IMAGE_READ_TOKENS, errors),
+        "output_image": first_count(attributes, d.OUTPUT_IMAGE_TOKENS, errors),
     }
     # JSON usage objects fill what the flat attributes left out (Logfire keeps cache counts only
     # in the provider's raw usage; Langfuse only has its usage_details).
@@ -320,7 +344,10 @@ def _usage(
     if from_json is not None:
         keys = {"input": "input_tokens", "output": "output_tokens", "cache_read": "cache_read_tokens",
                 "cache_write": "cache_write_tokens", "cache_write_1h": "cache_write_1h_tokens",
-                "reasoning": "output_reasoning_tokens"}  # fmt: skip
+                "reasoning": "output_reasoning_tokens", "input_audio": "input_audio_tokens",
+                "cache_audio_read": "cache_audio_read_tokens", "output_audio": "output_audio_tokens",
+                "input_image": "input_image_tokens", "cache_image_read": "cache_image_read_tokens",
+                "output_image": "output_image_tokens"}  # fmt: skip
         # JSON counts are already normalised (input includes cache, output includes reasoning).
         # They are checked like the flat ones: a count past int64 would fail the whole batch's write.
         json_usage = {key: _checked_count(source, name, from_json.get(name), errors) for key, name in keys.items()}

@@ -96,3 +96,23 @@ Comma-separated span attribute names (``*`` matches any run of characters) to st
 the database unless listed. Argument: ``store_attributes`` (with ``redact``, a hook that only
 code can give).
 """
+
+OTEL_LLM_COST_PRICES_FILE: Final = "OTEL_LLM_COST_PRICES_FILE"
+"""
+.. envvar:: OTEL_LLM_COST_PRICES_FILE
+
+A prices overrides file (``.toml``, ``.json`` or ``.yaml``): custom models, negotiated discounts
+and fixes to upstream prices (README, "Pricing rules"). Unlike other variables, a bad file is an
+error when the processor is created, naming the line and key: silently ignoring it would store
+wrong costs. Default: none. Argument: ``prices_file`` (``LLMCostSpanProcessor``, ``Pricer``).
+"""
+
+OTEL_LLM_COST_CATALOG_FILE: Final = "OTEL_LLM_COST_CATALOG_FILE"
+"""
+.. envvar:: OTEL_LLM_COST_CATALOG_FILE
+
+Where ``otel-llm-cost prices update`` stores the genai-prices catalog it fetched, and where the
+processor and the CLI look for it. When the file does not exist, the catalog bundled with
+genai-prices is used (nothing is ever fetched otherwise). Default:
+``<user config dir>/otel-llm-cost/genai-prices-data.json``. Argument: ``Pricer(snapshot=...)``.
+"""

@@ -30,6 +30,7 @@ from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from otel_llm_cost import _enrich
 from otel_llm_cost._capture import AttributeCapture
 from otel_llm_cost._duplicates import DuplicateDetector
+from otel_llm_cost.catalog import CatalogLoader
 from otel_llm_cost.conventions import AgentRun, CallRecord, to_agent_run, to_call_record
 from otel_llm_cost.forwarding import suppressed_instrumentation
 from otel_llm_cost.metrics import CostMetrics
@@ -96,6 +97,8 @@ class CostExporter(SpanExporter):
         self._health_written_at = 0.0
         self._duplicates = DuplicateDetector()
         self._store_error: str | None = None
+        # Loads the price catalog into the store, a slice after each batch (see CatalogLoader).
+        self._catalog: tuple[DuckDBStore, CatalogLoader] | None = None
         self._no_store_reason = "the store was closed"
         self._lock = threading.Lock()  # export() may be called from flush and worker threads
         self.stats = ExportStats()
@@ -164,9 +167,24 @@ class CostExporter(SpanExporter):
         self.stats.already_stored += len(priced) - inserted
         self.stats.unpriced += sum(1 for _, cost in priced if cost.cost_usd is None)
         self.stats.duplicates += sum(1 for record, _ in priced if record.duplicate_of is not None)
+        self._load_catalog(store)
         if time.monotonic() - self._health_written_at >= HEALTH_INTERVAL_S:
             self._write_health(store)
         return True
+
+    def _load_catalog(self, store: DuckDBStore) -> None:
+        # After the batch is committed. A failure loses no call (the plans that priced the batch
+        # were written with it) and is not retried for this store.
+        if self._catalog is None or self._catalog[0] is not store:
+            self._catalog = (store, CatalogLoader(self._pricer))
+        loader = self._catalog[1]
+        if loader.done:
+            return
+        try:
+            loader.step(store.con)
+        except Exception:
+            loader.done = True
+            logger.warning("could not load the price catalog into model_prices", exc_info=True)
 
     def _write_health(self, store: DuckDBStore) -> None:
         if self._health is None:

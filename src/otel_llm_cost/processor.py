@@ -111,6 +111,9 @@ class LLMCostSpanProcessor(QueueWorker, SpanProcessor):
             so this processor can replace a ``BatchSpanProcessor``;
             :envvar:`OTEL_LLM_COST_FORWARD_ALL_SPANS`, else False. Needs ``forward_to``.
         pricer: a :class:`Pricer` to use; by default one over genai-prices' bundled catalog.
+        prices_file: a prices overrides file (TOML, JSON or YAML: custom models, discounts, fixes);
+            :envvar:`OTEL_LLM_COST_PRICES_FILE`, else none. Read and checked here: a bad file
+            raises ``ValueError`` naming the line and key, whichever way it was given.
         max_queue_size: spans held before dropping; :envvar:`OTEL_LLM_COST_MAX_QUEUE_SIZE`, 8192.
         max_batch_size: most spans per DuckDB transaction; :envvar:`OTEL_LLM_COST_MAX_BATCH_SIZE`, 4096.
             The worker wakes once a quarter of this many spans are queued, and then writes
@@ -141,6 +144,7 @@ class LLMCostSpanProcessor(QueueWorker, SpanProcessor):
         forward_to: SpanExporter | str | None = None,
         forward_all_spans: bool | None = None,
         pricer: Pricer | None = None,
+        prices_file: str | os.PathLike[str] | None = None,
         max_queue_size: int | None = None,
         max_batch_size: int | None = None,
         schedule_delay_millis: int | None = None,
@@ -175,6 +179,7 @@ class LLMCostSpanProcessor(QueueWorker, SpanProcessor):
             "token_usage_metrics", token_usage_metrics, env.OTEL_LLM_COST_TOKEN_USAGE_METRICS, False
         )
         forward_exporter = _forward_exporter(forward_to)
+        pricer = _pricer(pricer, prices_file)
         if forward_all and forward_exporter is None:
             if forward_all_spans:
                 raise ValueError("forward_all_spans needs somewhere to forward to: pass forward_to")
@@ -402,3 +407,19 @@ def _cost_metrics(meter_provider: MeterProvider | None, token_usage: bool) -> Co
     except Exception:  # a broken MeterProvider costs the metrics, not the application
         logger.exception("LLM cost metrics are off: the meter provider failed")
         return None
+
+
+def _pricer(pricer: Pricer | None, prices_file: str | os.PathLike[str] | None) -> Pricer:
+    """The given pricer, or one over the catalog in use and the prices file (argument, else
+    OTEL_LLM_COST_PRICES_FILE)."""
+    path = prices_file
+    if path is None:
+        path = os.environ.get(env.OTEL_LLM_COST_PRICES_FILE, "").strip() or None
+    if pricer is not None:
+        if path is not None:
+            raise ValueError("pass either pricer or prices_file, not both")
+        return pricer
+    from otel_llm_cost._catalog_update import catalog_in_use  # the one `prices update` stored, else bundled
+
+    snapshot, version = catalog_in_use()
+    return Pricer(snapshot=snapshot, catalog_version=version, prices_file=path)  # a bad file raises now

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import json
 import logging
 import os
 import stat
@@ -26,6 +25,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
+from otel_llm_cost.catalog import plans_to_arrow
 from otel_llm_cost.conventions import AgentRun, CallRecord
 from otel_llm_cost.migrations import MigrationError, migrate
 from otel_llm_cost.pricing import Cost, RatePlan
@@ -48,15 +48,17 @@ _TEXT_COLUMNS = (
 _TOKEN_COLUMNS = ("input_tokens", "cache_read_tokens", "cache_write_tokens", "output_tokens", "reasoning_tokens")
 _COST_TEXT_COLUMNS = ("priced_provider", "priced_model", "pricing_status", "pricing_detail", "price_id",
                       "price_version", "cost_source")  # fmt: skip
-# CallRecord fields stored since migrations 0003 (details), 0005 (test_id) and 0006 (attributes).
-_DETAIL_TEXT_COLUMNS = ("customer_id", "scope_name", "reported_cost_error", "test_id", "attributes")
-_DETAIL_TOKEN_COLUMNS = ("cache_write_1h_tokens",)
+# CallRecord fields stored since migrations 0003 (details), 0005 (test_id), 0006 (attributes) and 0008.
+_DETAIL_TEXT_COLUMNS = ("customer_id", "scope_name", "reported_cost_error", "test_id", "attributes", "service_tier")
+_DETAIL_TOKEN_COLUMNS = ("cache_write_1h_tokens", "input_audio_tokens", "cache_audio_read_tokens",
+                         "output_audio_tokens", "input_image_tokens", "cache_image_read_tokens",
+                         "output_image_tokens")  # fmt: skip
 _MONEY_COLUMNS = ("cost_usd", "computed_cost_usd", "input_cost_usd", "cache_read_cost_usd", "cache_write_cost_usd",
                   "output_cost_usd", "other_cost_usd")  # fmt: skip
 
 
 # Tables another file contributes in merge_from; each insert-or-ignores on its primary key.
-_MERGED_TABLES = ("model_prices", "llm_agent_runs", "llm_calls", "llm_ingest_health")
+_MERGED_TABLES = ("model_prices", "model_price_catalogs", "llm_agent_runs", "llm_calls", "llm_ingest_health")
 
 
 class StoreUnavailable(RuntimeError):
@@ -175,31 +177,6 @@ def runs_to_arrow(runs: Sequence[AgentRun]) -> pa.RecordBatch:
     for name in ("reported_input_tokens", "reported_output_tokens"):
         columns[name] = pa.array([getattr(r, name) for r in runs], pa.int64())
     return pa.RecordBatch.from_pydict(columns)
-
-
-def plans_to_arrow(plans: Sequence[RatePlan]) -> pa.RecordBatch:
-    """Build the Arrow batch for ``model_prices``."""
-
-    def base_rate(plan: RatePlan, key: str) -> Decimal | None:
-        text = plan.rates.get(key)
-        return None if text is None else _money(Decimal(text.split(" ", 1)[0]))
-
-    return pa.RecordBatch.from_pydict(
-        {
-            "price_id": pa.array([p.price_id for p in plans], pa.string()),
-            "provider_id": pa.array([p.provider_id for p in plans], pa.string()),
-            "model_id": pa.array([p.model_id for p in plans], pa.string()),
-            "model_name": pa.array([p.model_name for p in plans], pa.string()),
-            "effective_from": pa.array([p.effective_from for p in plans], pa.date32()),
-            "effective_to": pa.array([p.effective_to for p in plans], pa.date32()),
-            "input_mtok": pa.array([base_rate(p, "input_mtok") for p in plans], MONEY),
-            "cache_read_mtok": pa.array([base_rate(p, "cache_read_mtok") for p in plans], MONEY),
-            "cache_write_mtok": pa.array([base_rate(p, "cache_write_mtok") for p in plans], MONEY),
-            "output_mtok": pa.array([base_rate(p, "output_mtok") for p in plans], MONEY),
-            "rates": pa.array([json.dumps(p.rates, sort_keys=True) for p in plans], pa.string()),
-            "price_version": pa.array([p.price_version for p in plans], pa.string()),
-        }
-    )
 
 
 class DuckDBStore:

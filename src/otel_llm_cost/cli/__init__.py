@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from otel_llm_cost.cli import demo, health, migrate, rates, report, reprice, whatif
+from otel_llm_cost.cli import demo, health, migrate, prices, rates, report, reprice, whatif
 from otel_llm_cost.cli._common import cli
 
 cli.add_command(demo.demo)
@@ -12,5 +12,6 @@ cli.add_command(health.health_command)
 cli.add_command(reprice.reprice_command)
 cli.add_command(rates.rates_group)
 cli.add_command(whatif.whatif_command)
+cli.add_command(prices.prices)
 
 __all__ = ["cli"]

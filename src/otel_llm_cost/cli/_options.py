@@ -11,6 +11,8 @@ import click
 
 from otel_llm_cost._report_render import format_usd
 from otel_llm_cost._selection import SelectionError, parse_when
+from otel_llm_cost.environment_variables import OTEL_LLM_COST_PRICES_FILE
+from otel_llm_cost.overrides import OverridesError
 from otel_llm_cost.pricing import COMPUTED, REPORTED, Pricer
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -56,9 +58,27 @@ def prefer_option(function: F) -> F:
     )(function)
 
 
-def make_pricer(prefer: str) -> Pricer:
-    """The pricer commands price with: the bundled catalog (no network)."""
-    return Pricer(prefer=prefer)
+def prices_file_option(function: F) -> F:
+    """``--prices-file``: the overrides the processor prices with, so stored rows are priced alike."""
+    return click.option(
+        "--prices-file",
+        type=click.Path(dir_okay=False),
+        envvar=OTEL_LLM_COST_PRICES_FILE,
+        show_envvar=True,
+        help="Prices overrides file (TOML, JSON or YAML): custom models, discounts, fixes.",
+    )(function)
+
+
+def make_pricer(prefer: str, prices_file: str | None) -> Pricer:
+    """The pricer commands price with: the catalog in use (bundled, or the one `prices update`
+    stored; never fetched here) plus the overrides file. A bad file is a one-line error."""
+    from otel_llm_cost._catalog_update import catalog_in_use
+
+    snapshot, version = catalog_in_use()
+    try:
+        return Pricer(snapshot=snapshot, catalog_version=version, prices_file=prices_file, prefer=prefer)
+    except OverridesError as exc:
+        raise click.ClickException(str(exc)) from exc
 
 
 def decimal_text(value: Decimal | None) -> str | None:

@@ -19,7 +19,14 @@ from otel_llm_cost._report_render import format_usd
 from otel_llm_cost._selection import CallFilter
 from otel_llm_cost.cli._common import console, db_option, format_option
 from otel_llm_cost.cli._options import decimal_text as text
-from otel_llm_cost.cli._options import make_pricer, parse_period, period_options, prefer_option, signed_usd
+from otel_llm_cost.cli._options import (
+    make_pricer,
+    parse_period,
+    period_options,
+    prefer_option,
+    prices_file_option,
+    signed_usd,
+)
 from otel_llm_cost.pricing import COMPUTED
 from otel_llm_cost.report import ReportError, open_database
 from otel_llm_cost.store import DuckDBStore, StoreUnavailable
@@ -33,6 +40,7 @@ from otel_llm_cost.store import DuckDBStore, StoreUnavailable
 @click.option("--unpriced", is_flag=True, help="Only calls without a cost (unknown model, price error, ...).")
 @click.option("--dry-run", is_flag=True, help="Show the change per model; write nothing.")
 @prefer_option
+@prices_file_option
 @format_option("A table for people, JSON (money as exact decimal strings) for programs.")
 def reprice_command(
     db_path: str,
@@ -43,6 +51,7 @@ def reprice_command(
     unpriced: bool,
     dry_run: bool,
     prefer: str,
+    prices_file: str | None,
     output_format: str,
 ) -> None:
     """Price stored calls again with today's prices.
@@ -62,13 +71,12 @@ def reprice_command(
     selection = CallFilter(since=start, until=end, model=model, provider=provider, unpriced=unpriced)
     parts = ["reprice", selection.describe(), "" if prefer == COMPUTED else f"--prefer {prefer}"]
     command = " ".join(part for part in parts if part)
+    pricer = make_pricer(prefer, prices_file)  # a bad overrides file fails before the database opens
     con, store = _open(db_path, dry_run=dry_run)
     try:
         total = repricing.count_selected(con, selection)
         with _progress_bar(total) as advance:
-            result = repricing.reprice(
-                con, make_pricer(prefer), selection, dry_run=dry_run, command=command, progress=advance
-            )
+            result = repricing.reprice(con, pricer, selection, dry_run=dry_run, command=command, progress=advance)
     except duckdb.Error as exc:
         raise click.ClickException(f"reprice failed and changed nothing: {str(exc).splitlines()[0]}") from exc
     finally:

@@ -12,7 +12,7 @@ from otel_llm_cost import currency as currencies
 from otel_llm_cost._report_render import format_usd
 from otel_llm_cost._selection import CallFilter
 from otel_llm_cost.cli._common import console, db_option, format_option
-from otel_llm_cost.cli._options import decimal_text, make_pricer, parse_period, period_options
+from otel_llm_cost.cli._options import decimal_text, make_pricer, parse_period, period_options, prices_file_option
 from otel_llm_cost.report import ReportError, open_database
 from otel_llm_cost.whatif import ModelComparison, WhatIf, WhatIfError, what_if
 
@@ -28,6 +28,7 @@ _FOUR_PLACES = Decimal("0.0001")
 @click.option(
     "--currency", default="USD", show_default=True, help="Show amounts in this currency (rates: otel-llm-cost rates)."
 )
+@prices_file_option
 @format_option("A table for people, JSON (money as exact decimal strings) for programs.")
 def whatif_command(
     db_path: str,
@@ -37,6 +38,7 @@ def whatif_command(
     until: str | None,
     from_model: str | None,
     currency: str,
+    prices_file: str | None,
     output_format: str,
 ) -> None:
     """Price stored traffic on another model.
@@ -54,13 +56,14 @@ def whatif_command(
     """
     start, end = parse_period(since, until)
     selection = CallFilter(since=start, until=end, model=from_model)
+    pricer = make_pricer("computed", prices_file)
     try:
         con = open_database(db_path)
     except ReportError as exc:
         raise click.ClickException(str(exc)) from exc
     try:
         result = what_if(
-            con, make_pricer("computed"), target_model, target_provider=target_provider, selection=selection,
+            con, pricer, target_model, target_provider=target_provider, selection=selection,
             currency=currency,
         )  # fmt: skip
     except (WhatIfError, currencies.UnknownCurrency) as exc:
