@@ -306,3 +306,40 @@ def test_cli_missing_file_is_not_created(tmp_path: Any) -> None:
     dry = run("reprice", "--db", str(path), "--dry-run")
     assert dry.exit_code == 1 and "no such file" in dry.output
     assert not path.exists()
+
+
+def test_cli_reprice_under_a_changed_overrides_file(db_file: str, tmp_path: Any) -> None:
+    """The issue's check: store rows, change the overrides file, reprice, exact totals and audit rows."""
+    run("reprice", "--db", db_file, "--unpriced")  # today's catalog prices the claude rows: 0.01365 + 0.0035
+    prices = tmp_path / "prices.toml"
+    # 10 % off anthropic; gpt-4o input fixed at $2/M (was $2.50) from 2025-03-01 on.
+    prices.write_text(
+        '[discounts]\nanthropic = 10\n\n[[fixes]]\nprovider = "openai"\nmodel = "gpt-4o"\n'
+        "effective_from = 2025-03-01\ninput_mtok = 2.0\n"
+    )
+    result = run("reprice", "--db", db_file, "--prices-file", str(prices), "--format", "json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    # claude: 0.01365 * 0.9 = 0.012285; gpt-4o: 1000 * $2/M + 100 * $10/M = 0.003
+    assert [(m["model"], m["changed_calls"], m["old_cost_usd"], m["new_cost_usd"]) for m in data["models"]] == [
+        ("claude-sonnet-4-5", 2, "0.01365", "0.012285"),
+        ("gpt-4o", 1, "0.0035", "0.003"),
+    ]
+    with DuckDBStore(db_file, read_only=True) as s:
+        assert rows(s, "SELECT sum(cost_usd) FROM llm_calls WHERE NOT is_duplicate") == [(Decimal("0.015285"),)]
+        [(versions,)] = rows(s, "SELECT DISTINCT price_version FROM llm_calls")
+        assert versions.startswith(PRICE_VERSION + "+overrides-")
+        assert rows(s, "SELECT count(*) FROM model_prices WHERE source = 'overrides'")[0][0] >= 1
+        audit = rows(
+            s,
+            "SELECT model, calls, changed_calls, old_cost_usd, new_cost_usd, old_price_versions, new_price_versions"
+            f" FROM llm_price_audit WHERE run_id = '{data['run_id']}' ORDER BY model",
+        )
+    assert audit == [
+        ("claude-sonnet-4-5", 2, 2, Decimal("0.01365"), Decimal("0.012285"), [PRICE_VERSION], [versions]),
+        ("gpt-4o", 1, 1, Decimal("0.0035"), Decimal("0.003"), [PRICE_VERSION], [versions]),
+    ]
+    # A bad overrides file is one line naming the key, before anything is written.
+    prices.write_text("[discounts]\nanthropic = 250\n")
+    bad = run("reprice", "--db", db_file, "--prices-file", str(prices))
+    assert bad.exit_code == 1 and "prices.toml line 2: discounts.anthropic" in bad.output, bad.output

@@ -29,7 +29,8 @@ STORED_CALL_COLUMNS = (
     "input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens", "reasoning_tokens", "user_id",
     "conversation_id", "agent_name", "status_code", "error_type", "reported_cost_usd", "pricing_status",
     "pricing_detail", "input_excluded_cache", "cache_write_1h_tokens", "customer_id", "scope_name",
-    "reported_cost_error", "test_id",
+    "reported_cost_error", "test_id", "input_audio_tokens", "cache_audio_read_tokens", "output_audio_tokens",
+    "input_image_tokens", "cache_image_read_tokens", "output_image_tokens", "service_tier",
 )  # fmt: skip
 
 
@@ -127,7 +128,9 @@ def record_from_row(row: Sequence[Any]) -> CallRecord:
      request_model, response_model, response_id, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens,
      reasoning_tokens, user_id, conversation_id, agent_name, status_code, error_type, reported_cost_usd,
      pricing_status, pricing_detail, input_excluded_cache, cache_write_1h_tokens, customer_id, scope_name,
-     reported_cost_error, test_id) = row[: len(STORED_CALL_COLUMNS)]  # fmt: skip
+     reported_cost_error, test_id, input_audio_tokens, cache_audio_read_tokens, output_audio_tokens,
+     input_image_tokens, cache_image_read_tokens, output_image_tokens,
+     service_tier) = row[: len(STORED_CALL_COLUMNS)]  # fmt: skip
     reported: Decimal | None = reported_cost_usd
     return CallRecord(
         trace_id=trace_id,
@@ -160,5 +163,12 @@ def record_from_row(row: Sequence[Any]) -> CallRecord:
         customer_id=customer_id,
         scope_name=scope_name,
         reported_cost_error=reported_cost_error,
+        input_audio_tokens=input_audio_tokens,
+        cache_audio_read_tokens=cache_audio_read_tokens,
+        output_audio_tokens=output_audio_tokens,
+        input_image_tokens=input_image_tokens,
+        cache_image_read_tokens=cache_image_read_tokens,
+        output_image_tokens=output_image_tokens,
+        service_tier=service_tier,
         test_id=test_id,
     )

@@ -30,9 +30,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from otel_llm_cost._selection import STORED_CALL_COLUMNS, CallFilter, record_from_row
+from otel_llm_cost.catalog import plans_to_arrow
 from otel_llm_cost.conventions import CallRecord
 from otel_llm_cost.pricing import Cost, Pricer
-from otel_llm_cost.catalog import plans_to_arrow
 from otel_llm_cost.store import calls_to_arrow
 
 logger = logging.getLogger(__name__)
