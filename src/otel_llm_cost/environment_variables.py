@@ -96,3 +96,20 @@ Comma-separated span attribute names (``*`` matches any run of characters) to st
 the database unless listed. Argument: ``store_attributes`` (with ``redact``, a hook that only
 code can give).
 """
+
+OTEL_LLM_COST_SPOOL_DIR: Final = "OTEL_LLM_COST_SPOOL_DIR"
+"""
+.. envvar:: OTEL_LLM_COST_SPOOL_DIR
+
+Folder where the processor writes priced batches when the database cannot be written (another
+process holds its lock); ``otel-llm-cost ingest`` or ``otel-llm-cost serve`` loads them exactly
+once. Default: unset, such batches are dropped and counted. Argument: ``spool_dir``.
+"""
+
+OTEL_LLM_COST_SERVE_AUTH_TOKEN: Final = "OTEL_LLM_COST_SERVE_AUTH_TOKEN"
+"""
+.. envvar:: OTEL_LLM_COST_SERVE_AUTH_TOKEN
+
+Bearer token ``otel-llm-cost serve`` requires on every request but ``/healthz``. Default: unset,
+no authentication (the server binds 127.0.0.1). Option: ``--auth-token``.
+"""
