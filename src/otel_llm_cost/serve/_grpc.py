@@ -45,7 +45,7 @@ def start_grpc(receiver: Server, address: str) -> tuple[grpc.Server, int]:
             receiver.counters.reject("malformed")
             logger.warning("rejected a malformed OTLP/gRPC request from %s: %s", context.peer(), exc)
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
-        status, message = receiver.accept(spans, span_count(request))
+        status, message = receiver.accept(spans, span_count(request), lambda: body)
         if status != 200:
             _abort_retryable(context, message, config.retry_after_s)
         return _EMPTY_RESPONSE

@@ -68,6 +68,9 @@ class ReceiverHTTPServer(ThreadingHTTPServer):
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive: the OTLP exporter reuses its connection
     timeout = 60  # seconds a client may take to send a request (socket timeout): no slowloris
+    # The status line and headers go out in one write and the body in another: with Nagle's
+    # algorithm the second waits for the client's delayed ACK (40 ms a request on Linux).
+    disable_nagle_algorithm = True
     server: ReceiverHTTPServer
     connection: socket
 
@@ -134,7 +137,9 @@ class _Handler(BaseHTTPRequestHandler):
             logger.warning("rejected a malformed OTLP request from %s: %s", self.client_address[0], exc)
             self._error(400, str(exc))
             return
-        status, message = receiver.accept(spans, span_count(request))
+        status, message = receiver.accept(
+            spans, span_count(request), (lambda: body) if content_type == _PROTOBUF else request.SerializeToString
+        )
         if status != 200:
             self._error(status, message, retry_after_s=receiver.config.retry_after_s)
             return

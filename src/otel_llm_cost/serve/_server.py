@@ -1,8 +1,9 @@
-"""The ``serve`` process: receivers in front, one writer behind, the spool on the side.
+"""The ``serve`` process: receivers in front, the journal, one writer behind, the spool on the side.
 
-Life cycle: open the store (this process now owns the DuckDB file), load the spool once, start the
-writer, then the HTTP and gRPC receivers. On SIGTERM or SIGINT: stop accepting connections, let
-the requests in flight finish (each waits for its commit), write what is queued, close the store.
+Life cycle: open the store (this process now owns the DuckDB file), commit what the journal holds
+from a previous run, load the spool, start the writer, then the HTTP and gRPC receivers. A request
+is answered once it is in the journal (fsynced). On SIGTERM or SIGINT: stop accepting connections,
+let the requests in flight finish, write what is queued, empty the journal, close the store.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import logging
 import signal
 import ssl
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,10 +24,12 @@ from otel_llm_cost import spool
 from otel_llm_cost.exporter import CostExporter
 from otel_llm_cost.forwarding import SpanForwarder, exporter_from_name
 from otel_llm_cost.processor import DEFAULT_DB_PATH
+from otel_llm_cost.serve._decode import MalformedRequest, parse_protobuf, to_readable_spans
 from otel_llm_cost.serve._grpc import start_grpc
 from otel_llm_cost.serve._http import ReceiverHTTPServer
-from otel_llm_cost.serve._pipeline import IngestPipeline, ServeCounters, prometheus_text
-from otel_llm_cost.store import DuckDBStore
+from otel_llm_cost.serve._journal import Journal
+from otel_llm_cost.serve._pipeline import IngestPipeline, ServeCounters, export_batch, prometheus_text
+from otel_llm_cost.store import DuckDBStore, StoreUnavailable
 
 logger = logging.getLogger(__name__)
 
@@ -44,8 +48,8 @@ class ServeConfig:
     max_request_bytes: int = 16 * 1024 * 1024  #: largest request body, after decompression
     max_queued_spans: int = 65536  #: spans waiting for the writer before requests get 429
     max_batch_spans: int = 8192  #: most spans per DuckDB transaction
-    ack_timeout_s: float = 30.0  #: longest a request waits for its commit before a 503
     retry_after_s: int = 1  #: Retry-After sent with 429 and 503
+    journal_dir: str | None = None  #: where accepted requests wait for their commit; default: <db>.journal
     spool_dir: str | None = None  #: spool to load at start and every ingest_every_s; also where
     #: batches go when the database cannot be written
     ingest_every_s: float = 10.0
@@ -73,17 +77,18 @@ class Server:
         self.http_port: int | None = None
         self.grpc_port: int | None = None
         self.ingested_at_start: spool.IngestResult | None = None
+        self.replayed_at_start = 0  # journal records (requests) committed at start
         self._http: ReceiverHTTPServer | None = None
         self._grpc: grpc.Server | None = None
         self._stopped = threading.Event()
+        self._accept_lock = threading.Lock()
 
     def start(self) -> None:
         config = self.config
         tls = _tls_context(config)
         self._store = store = open_store(config.db_path)
         try:
-            if config.spool_dir:
-                self.ingested_at_start = self._ingest_spool()
+            self.journal = Journal(config.journal_dir or f"{config.db_path}.journal")
             forwarder = None
             if config.forward_to is not None:
                 target = exporter_from_name(config.forward_to)
@@ -91,9 +96,13 @@ class Server:
             exporter = CostExporter(
                 store, forward_to=forwarder, spool=spool.SpoolWriter(config.spool_dir) if config.spool_dir else None
             )
+            self._replay_journal(exporter)
+            if config.spool_dir:
+                self.ingested_at_start = self._ingest_spool()
             self.pipeline = IngestPipeline(
                 exporter,
                 self.counters,
+                committed=self.journal.release,
                 max_queued_spans=config.max_queued_spans,
                 max_batch_spans=config.max_batch_spans,
                 idle=self._ingest_spool_now if config.spool_dir else None,
@@ -113,24 +122,34 @@ class Server:
             self.stop()
             raise
 
-    def accept(self, spans: list[ReadableSpan], received: int) -> tuple[int, str]:
-        """Queue a decoded request and wait for its commit: (HTTP status, message)."""
+    def accept(self, spans: list[ReadableSpan], received: int, payload: Callable[[], bytes]) -> tuple[int, str]:
+        """Journal a decoded request and queue its spans: (HTTP status, message).
+
+        ``payload`` gives the request as OTLP protobuf bytes (what the journal keeps).
+        """
         counters = self.counters
         with counters.lock:
             counters.requests += 1
             counters.spans_received += received
         if not spans:  # nothing we store (and nothing to forward): done
             return 200, ""
-        ticket = self.pipeline.submit(spans)
-        if ticket is None:
-            if self._stopped.is_set():
-                counters.reject("shutting_down")
-                return 503, "the server is shutting down"
-            counters.reject("over_capacity")
-            return 429, f"over capacity: more than {self.config.max_queued_spans} spans are waiting to be written"
-        if not ticket.wait(self.config.ack_timeout_s):
-            counters.reject("not_stored")
-            return 503, "the spans could not be stored yet; retry"
+        data = payload()
+        # One lock around the journal append and the hand-over: both keep the same order, so the
+        # writer may release every segment before the newest one it committed.
+        with self._accept_lock:
+            if not self.pipeline.has_room(len(spans)):
+                if self._stopped.is_set():
+                    counters.reject("shutting_down")
+                    return 503, "the server is shutting down"
+                counters.reject("over_capacity")
+                return 429, f"over capacity: more than {self.config.max_queued_spans} spans are waiting to be written"
+            try:
+                segment = self.journal.append(data)
+            except OSError as exc:
+                counters.reject("journal_failed")
+                logger.error("cannot write the journal %s: %s", self.journal.directory, exc)
+                return 503, "the request could not be saved; retry"
+            self.pipeline.submit(spans, segment)
         return 200, ""
 
     def metrics_text(self) -> str:
@@ -151,8 +170,11 @@ class Server:
         if grpc_done is not None:
             grpc_done.wait(grace_s)
         if hasattr(self, "pipeline"):
-            if not self.pipeline.close(grace_s):
-                logger.error("the writer did not finish within %.0f s; %d spans not written", grace_s,
+            if self.pipeline.close(grace_s):
+                self.journal.release_all()
+            else:
+                self.journal.close()
+                logger.error("%d spans not written; the journal keeps them for the next start",
                              self.pipeline.queued_spans)  # fmt: skip
         else:
             self._store.close()
@@ -177,6 +199,32 @@ class Server:
     @property
     def stopping(self) -> bool:
         return self._stopped.is_set()
+
+    def _replay_journal(self, exporter: CostExporter) -> None:
+        """Commit what the journal holds from the last run (a crash, or a stop that could not write)."""
+        batch: list[ReadableSpan] = []
+        records = 0
+        for _, payload in self.journal.recover():
+            try:
+                batch += to_readable_spans(parse_protobuf(payload), every_span=self.forwarding)
+            except MalformedRequest:  # cannot happen for what we wrote; never block the start on it
+                logger.exception("skipping an unreadable journal record")
+            records += 1
+            if len(batch) >= self.config.max_batch_spans:
+                self._write_replayed(exporter, batch)
+                batch = []
+        if batch:
+            self._write_replayed(exporter, batch)
+        self.journal.release_recovered()
+        if records:
+            logger.info("journal: %d requests from the last run committed", records)
+        self.replayed_at_start = records
+        with self.counters.lock:
+            self.counters.journal_records_replayed += records
+
+    def _write_replayed(self, exporter: CostExporter, batch: list[ReadableSpan]) -> None:
+        if not export_batch(exporter, self.counters, batch):
+            raise StoreUnavailable(f"cannot write the requests kept in the journal {str(self.journal.directory)!r}")
 
     def _ingest_spool_now(self) -> None:
         self._ingest_spool()
