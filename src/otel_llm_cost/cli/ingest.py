@@ -18,7 +18,7 @@ from otel_llm_cost.store import DuckDBStore, StoreUnavailable
 @db_option
 @format_option("A summary for people, JSON for scripts.")
 def ingest_command(spool_dir: str, db_path: str, output_format: str) -> None:
-    """Load spooled batches into the database, exactly once.
+    """Load spooled batches into the database.
 
     Processes given spool_dir= (or OTEL_LLM_COST_SPOOL_DIR) write there when the database is
     locked. Each batch is deleted once committed; a crash in between loads nothing twice. While

@@ -72,7 +72,7 @@ def serve_command(
     ingest_every: float,
     forward_to: str | None,
 ) -> None:
-    """Receive OTLP traces from many processes; price and store them.
+    """Receive OTLP traces; price and store them.
 
     This process owns the DuckDB file; applications point their OTLP exporter at it. A request is
     answered only once its spans are committed. Reads: GET /v1/report, /v1/views/NAME; also

@@ -51,13 +51,20 @@ class ReceiverHTTPServer(ThreadingHTTPServer):
         super().__init__(address, _Handler)
 
     def finish_request(self, request: Any, client_address: Any) -> None:
-        if self.tls is not None:
-            try:
-                request = self.tls.wrap_socket(request, server_side=True)
-            except (OSError, ssl.SSLError) as exc:
-                logger.info("TLS handshake with %s failed: %s", client_address[0], exc)
-                return
-        super().finish_request(request, client_address)
+        if self.tls is None:
+            super().finish_request(request, client_address)
+            return
+        # The wrapper takes the socket over, so it is the one to close (shutdown_request would
+        # close the emptied original).
+        wrapped = self.tls.wrap_socket(request, server_side=True, do_handshake_on_connect=False)
+        try:
+            wrapped.settimeout(_Handler.timeout)
+            wrapped.do_handshake()
+            super().finish_request(wrapped, client_address)
+        except (OSError, ssl.SSLError) as exc:
+            logger.info("TLS connection from %s failed: %s", client_address[0], exc)
+        finally:
+            wrapped.close()
 
     def serve_in_thread(self) -> threading.Thread:
         thread = threading.Thread(target=self.serve_forever, name="otel-llm-cost-serve-http", daemon=True)
