@@ -59,13 +59,15 @@ def start_server(db: Path, port: int, *extra: str, spool: Path | None = None) ->
             raise RuntimeError(
                 f"serve exited {server.returncode}: {server.stderr.read().decode() if server.stderr else ''}"
             )
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
         try:
-            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
             connection.request("GET", "/healthz")
             if connection.getresponse().status == 200:
                 return server
         except OSError:
             time.sleep(0.05)
+        finally:
+            connection.close()
     server.kill()
     raise RuntimeError("serve did not answer /healthz within 60 s")
 
@@ -107,26 +109,29 @@ def start_discard_receiver(port: int) -> subprocess.Popen[bytes]:
     raise RuntimeError("the discard receiver did not start")
 
 
-def start_senders(port: int, processes: int, spans: int, out_dir: Path, *, give_up_s: float = 120) -> list[Any]:
+def start_senders(
+    port: int, processes: int, spans: int, out_dir: Path, *, batch: int = BATCH, give_up_s: float = 120
+) -> list[Any]:
     """P sender processes, each sending its share of ``spans``; each writes its outcome files."""
     senders = []
     share = [spans // processes + (1 if i < spans % processes else 0) for i in range(processes)]
     for index, count in enumerate(share):
-        command = [sys.executable, __file__, "send", str(port), str(index), str(count), str(out_dir), str(give_up_s)]
+        command = [sys.executable, __file__, "send", str(port), str(index), str(count), str(out_dir)]
+        command += [str(batch), str(give_up_s)]
         senders.append(subprocess.Popen(command))
     return senders
 
 
-def send(port: int, seed: int, count: int, out_dir: Path, give_up_s: float) -> None:
-    """The sender process: batches of BATCH spans, retried until acknowledged or given up."""
+def send(port: int, seed: int, count: int, out_dir: Path, batch_size: int, give_up_s: float) -> None:
+    """The sender process: batches of ``batch_size`` spans, retried until acknowledged or given up."""
     from _workload import make_spans
     from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 
     spans = make_spans(count, seed=10_000 + seed)
     acked = open(out_dir / f"acked-{seed}.txt", "w")  # noqa: SIM115 - line-buffered log of acknowledged ids
     dropped = 0
-    for start in range(0, count, BATCH):
-        batch = spans[start : start + BATCH]
+    for start in range(0, count, batch_size):
+        batch = spans[start : start + batch_size]
         body = encode_spans(batch).SerializeToString()
         ids = [f"{s.context.trace_id:032x}:{s.context.span_id:016x}" for s in batch]
         if _post_until_acknowledged(port, body, give_up_s):
@@ -165,7 +170,7 @@ def _post_until_acknowledged(port: int, body: bytes, give_up_s: float) -> bool:
 # -- load and kill -9 ------------------------------------------------------------------------------
 
 
-def load_test(work: Path, *, spans: int, processes: int, kill: bool) -> dict[str, Any]:
+def load_test(work: Path, *, spans: int, processes: int, kill: bool, batch: int = BATCH) -> dict[str, Any]:
     """Send ``spans`` from ``processes`` senders (killing the server once if ``kill``); check the identities."""
     import duckdb
 
@@ -174,7 +179,7 @@ def load_test(work: Path, *, spans: int, processes: int, kill: bool) -> dict[str
     port = free_port()
     server = start_server(db, port)
     started = time.monotonic()
-    senders = start_senders(port, processes, spans, work)
+    senders = start_senders(port, processes, spans, work, batch=batch)
     killed_at_acked = None
     if kill:
         while _acked_count(work) < spans // 3 and any(s.poll() is None for s in senders):
@@ -201,6 +206,7 @@ def load_test(work: Path, *, spans: int, processes: int, kill: bool) -> dict[str
     return {
         "spans": spans,
         "processes": processes,
+        "batch": batch,
         "killed": kill,
         "killed_after_acknowledged": killed_at_acked,
         "seconds": elapsed,
@@ -301,7 +307,14 @@ def run(work: Path, *, spans: int, processes: int, rounds: int) -> dict[str, Any
 
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "send":
-        send(int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), Path(sys.argv[5]), float(sys.argv[6]))
+        send(
+            int(sys.argv[2]),
+            int(sys.argv[3]),
+            int(sys.argv[4]),
+            Path(sys.argv[5]),
+            int(sys.argv[6]),
+            float(sys.argv[7]),
+        )
     else:
         import argparse
         import tempfile
