@@ -231,8 +231,12 @@ def _acked_count(work: Path) -> int:
 # -- throughput ------------------------------------------------------------------------------------
 
 
-def _export_all(port: int, processes: int, spans: int) -> float:
-    """Spans/s of ``processes`` exporters, each exporting its share in BATCH-span batches."""
+def _export_all(port: int, processes: int, spans: int, *, until_written: bool) -> float:
+    """Spans/s of ``processes`` exporters, each exporting its share in BATCH-span batches.
+
+    With ``until_written`` the clock stops once the server's queue is empty too: ``serve``
+    answers once a request is in its journal, and the rate counts committed spans, not answers.
+    """
     code = (
         "import sys, time\n"
         f"sys.path.insert(0, {str(HERE)!r})\n"
@@ -266,7 +270,18 @@ def _export_all(port: int, processes: int, spans: int) -> float:
     for w in workers:
         if w.wait() != 0:
             raise RuntimeError("an exporter failed")
+    while until_written and _queued_spans(port):
+        time.sleep(0.005)
     return share * processes / (time.perf_counter() - started)
+
+
+def _queued_spans(port: int) -> int:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        connection.request("GET", "/healthz")
+        return int(json.loads(connection.getresponse().read())["queued_spans"])
+    finally:
+        connection.close()
 
 
 def throughput(work: Path, *, spans: int, processes: int, rounds: int) -> dict[str, Any]:
@@ -278,9 +293,9 @@ def throughput(work: Path, *, spans: int, processes: int, rounds: int) -> dict[s
     discard_rates: list[float] = []
     try:
         for index in range(rounds):
-            order = [(discard_port, discard_rates), (serve_port, serve_rates)]
-            for port, rates in order if index % 2 == 0 else reversed(order):
-                rates.append(_export_all(port, processes, spans))
+            order = [(discard_port, discard_rates, False), (serve_port, serve_rates, True)]
+            for port, rates, until_written in order if index % 2 == 0 else reversed(order):
+                rates.append(_export_all(port, processes, spans, until_written=until_written))
     finally:
         stop_server(server)
         discard.terminate()
@@ -303,6 +318,61 @@ def run(work: Path, *, spans: int, processes: int, rounds: int) -> dict[str, Any
         "throughput_1": throughput(work / "tp1", spans=spans, processes=1, rounds=rounds),
         "throughput_p": throughput(work / "tpp", spans=spans, processes=processes, rounds=rounds),
     }
+
+
+SIZES = {  # kind of run -> (spans, sender processes, throughput rounds)
+    "full": (51_200, 4, 5),
+    "quick": (10_240, 2, 3),
+    "smoke": (2_048, 2, 1),
+}
+
+
+def run_sized(kind: str, work: Path) -> dict[str, Any]:
+    spans, processes, rounds = SIZES[kind]
+    return run(work, spans=spans, processes=processes, rounds=rounds)
+
+
+def checks(figure: dict[str, Any]) -> list[dict[str, Any]]:
+    """The identities, as benchmarks/run.py lists its correctness checks."""
+    return [
+        {"name": f"serve {key}: stored distinct + dropped = sent, no duplicates, acknowledged all present",
+         "ok": figure[key]["ok"], "detail": {k: v for k, v in figure[key].items() if k != "ok"}}
+        for key in ("load", "kill9")
+    ]  # fmt: skip
+
+
+def render(figure: dict[str, Any]) -> str:
+    lines = ["6. serve (OTLP/HTTP, protobuf, 127.0.0.1)"]
+    for key in ("load", "kill9"):
+        f = figure[key]
+        lines.append(
+            f"   {key:<6} {f['spans']:,} spans from {f['processes']} processes: {f['distinct_rows']:,} stored,"
+            f" {f['dropped']:,} dropped, {f['stored_rows'] - f['distinct_rows']} duplicates,"
+            f" {f['acknowledged_missing']} acknowledged missing -> {'ok' if f['ok'] else 'FAILED'}"
+            + (f" (killed after {f['killed_after_acknowledged']:,} acknowledged)" if f["killed"] else "")
+        )
+    for key in ("throughput_1", "throughput_p"):
+        f = figure[key]
+        r = f["ratio"]
+        lines.append(
+            f"   throughput, {f['exporter_processes']} OTLPSpanExporter(s), {f['batch']}-span batches:"
+            f" serve {f['serve_spans_per_s']:,.0f} spans/s, discard receiver {f['discard_spans_per_s']:,.0f} spans/s,"
+            f" ratio {r['median']:.2f} [{r['min']:.2f}-{r['max']:.2f}]"
+            f" (target 20,000 spans/s: {'met' if f['serve_spans_per_s'] >= 20_000 else 'MISSED'})"
+        )
+    return "\n".join(lines)
+
+
+def main_figure(kind: str, output: Path) -> int:
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="otel-llm-cost-serve-") as tmp:
+        figure = run_sized(kind, Path(tmp))
+    print(render(figure))
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps({"figures": {"serve": figure}, "checks": checks(figure)}, indent=2) + "\n")
+    print(f"results written to {output}")
+    return 0 if all(c["ok"] for c in checks(figure)) else 1
 
 
 if __name__ == "__main__":
