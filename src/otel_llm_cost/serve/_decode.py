@@ -75,7 +75,7 @@ def _objects(value: object) -> Iterable[dict[str, Any]]:
     if value is None:
         return ()
     if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
-        raise MalformedRequest("not an OTLP JSON ExportTraceServiceRequest: expected a list of objects")
+        raise ValueError("expected a list of objects")  # parse_json adds what was expected
     return value
 
 

@@ -160,7 +160,7 @@ class Server:
 
     def stop(self, grace_s: float = 30.0) -> None:
         """Stop accepting, finish the requests in flight, write the queue, close the store."""
-        if self._stopped.is_set():
+        if self._stopped.is_set() or not hasattr(self, "_store"):  # stopped already, or never started
             return
         self._stopped.set()
         grpc_done = self._grpc.stop(grace_s) if self._grpc is not None else None
