@@ -33,6 +33,7 @@ from otel_llm_cost._dialects import MARKERS
 _KINDS = {k.value + 1: k for k in SpanKind}  # OTLP counts from SPAN_KIND_UNSPECIFIED = 0
 _STATUS = {0: StatusCode.UNSET, 1: StatusCode.OK, 2: StatusCode.ERROR}
 _ID_FIELDS = ("traceId", "spanId", "parentSpanId")
+_SCALARS = frozenset(("string_value", "int_value", "double_value", "bool_value", "bytes_value"))
 
 
 class MalformedRequest(ValueError):
@@ -161,18 +162,10 @@ def _attributes(pairs: Iterable[KeyValue]) -> dict[str, Any]:
 
 def _value(value: AnyValue) -> Any:
     kind = value.WhichOneof("value")
-    if kind == "string_value":
-        return value.string_value
-    if kind == "int_value":
-        return value.int_value
-    if kind == "double_value":
-        return value.double_value
-    if kind == "bool_value":
-        return value.bool_value
+    if kind in _SCALARS:  # string, int, double, bool, bytes: read as they are
+        return getattr(value, kind)
     if kind == "array_value":
         return tuple(_value(v) for v in value.array_value.values)
     if kind == "kvlist_value":
         return _attributes(value.kvlist_value.values)
-    if kind == "bytes_value":
-        return value.bytes_value
     return None

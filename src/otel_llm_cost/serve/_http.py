@@ -74,7 +74,7 @@ class ReceiverHTTPServer(ThreadingHTTPServer):
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive: the OTLP exporter reuses its connection
-    timeout = 60  # seconds a client may take to send a request (socket timeout): no slowloris
+    timeout = 15  # seconds a client may take to send a request (socket timeout): no slowloris
     # The status line and headers go out in one write and the body in another: with Nagle's
     # algorithm the second waits for the client's delayed ACK (40 ms a request on Linux).
     disable_nagle_algorithm = True
