@@ -8,9 +8,10 @@ import sys
 import click
 
 from otel_llm_cost import spool
+from otel_llm_cost._store_factory import open_store
 from otel_llm_cost.cli._common import db_option, format_option
 from otel_llm_cost.migrations import MigrationError
-from otel_llm_cost.store import DuckDBStore, StoreUnavailable
+from otel_llm_cost.store import StoreUnavailable
 
 
 @click.command("ingest")
@@ -30,7 +31,7 @@ def ingest_command(spool_dir: str, db_path: str, output_format: str) -> None:
       otel-llm-cost ingest ./spool --format json
     """
     try:
-        store = DuckDBStore(db_path)
+        store = open_store(db_path)
     except (StoreUnavailable, MigrationError) as exc:
         raise click.ClickException(str(exc)) from exc
     pending = len(spool.pending_batches(spool_dir))

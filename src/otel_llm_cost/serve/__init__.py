@@ -11,6 +11,7 @@ Modules: ``_decode`` (OTLP protobuf/JSON -> SDK spans), ``_pipeline`` (group com
 
 from __future__ import annotations
 
-from otel_llm_cost.serve._server import ServeConfig, Server, open_store
+from otel_llm_cost._store_factory import open_store
+from otel_llm_cost.serve._server import ServeConfig, Server
 
 __all__ = ("ServeConfig", "Server", "open_store")

@@ -21,6 +21,7 @@ import grpc
 from opentelemetry.sdk.trace import ReadableSpan
 
 from otel_llm_cost import spool
+from otel_llm_cost._store_factory import open_store
 from otel_llm_cost.exporter import CostExporter
 from otel_llm_cost.forwarding import SpanForwarder, exporter_from_name
 from otel_llm_cost.processor import DEFAULT_DB_PATH
@@ -29,7 +30,7 @@ from otel_llm_cost.serve._grpc import start_grpc
 from otel_llm_cost.serve._http import ReceiverHTTPServer
 from otel_llm_cost.serve._journal import Journal
 from otel_llm_cost.serve._pipeline import IngestPipeline, ServeCounters, export_batch, prometheus_text
-from otel_llm_cost.store import DuckDBStore, StoreUnavailable
+from otel_llm_cost.store import StoreUnavailable
 
 logger = logging.getLogger(__name__)
 
@@ -55,11 +56,6 @@ class ServeConfig:
     ingest_every_s: float = 10.0
     forward_to: str | None = None  #: forward every received span, calls with their cost: otlp, otlp_http, ...
     grpc_workers: int = 8  #: gRPC handler threads
-
-
-def open_store(db_path: str) -> DuckDBStore:
-    """The one place ``serve`` opens its store (the seam for other backends)."""
-    return DuckDBStore(db_path)
 
 
 class Server:
