@@ -33,6 +33,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter
 from otlp_receiver import HTTPReceiver
 
+from otel_llm_cost import DuckDBStore
 from otel_llm_cost.serve import ServeConfig, Server
 from otel_llm_cost.serve import _server as server_module
 from otel_llm_cost.serve._journal import Journal
@@ -381,3 +382,46 @@ def test_tls(start: Any, db_path: str, tmp_path: Path) -> None:
     )
     server.stop()
     assert [(t, s) for t, s, *_ in rows(db_path)] == sorted(ids)
+
+
+class FailingStore(DuckDBStore):
+    """A store whose writes fail (like a full disk) while ``failing`` is set."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__(path)
+        self.failing = True
+        self.attempts = 0
+
+    def write_batch(self, rows: Any, plans: Any = (), runs: Any = ()) -> int:
+        self.attempts += 1
+        if self.failing:
+            raise duckdb.IOException("IO Error: No space left on device")
+        return super().write_batch(rows, plans, runs)
+
+
+def test_a_batch_that_cannot_be_written_is_retried_and_survives_a_stop(start: Any, db_path: str) -> None:
+    failing = FailingStore(db_path)
+    with mock.patch.object(server_module, "open_store", lambda path: failing):
+        server = start()
+    first, first_ids = encoded(chat_attributes())
+    assert post_traces(server.http_port, first)[0] == 200  # in the journal: acknowledged
+    deadline = time.monotonic() + 10
+    while failing.attempts < 2 and time.monotonic() < deadline:  # tried, then retried
+        time.sleep(0.02)
+    assert failing.attempts >= 2
+    assert metric(server, "otel_llm_cost_serve_write_failures_total") >= 2
+    failing.failing = False
+    wait_written(server)
+    second, second_ids = encoded(chat_attributes())
+    failing.failing = True
+    assert post_traces(server.http_port, second)[0] == 200
+    server.stop(grace_s=5)  # cannot write it: it stays in the journal
+    assert [p.suffix for p in Path(f"{db_path}.journal").iterdir()] == [".otlp"]
+
+    restarted = start()  # a store that works: the journal is committed before anything else
+    # The segment is deleted whole, so it still held the first request, which is stored once.
+    assert restarted.replayed_at_start == 2
+    assert metric(restarted, "otel_llm_cost_serve_spans_already_stored_total") == 1
+    assert metric(restarted, "otel_llm_cost_serve_spans_stored_total") == 1
+    restarted.stop()
+    assert [(t, s) for t, s, *_ in rows(db_path)] == sorted(first_ids + second_ids)
