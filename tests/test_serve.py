@@ -23,7 +23,8 @@ from unittest import mock
 import duckdb
 import grpc
 import pytest
-from conftest import StalledStore, chat_attributes
+from click.testing import CliRunner
+from conftest import StalledStore, chat_attributes, lock_held_by_another_process
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as GRPCSpanExporter
 from opentelemetry.exporter.otlp.proto.http import Compression
@@ -34,6 +35,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter
 from otlp_receiver import HTTPReceiver
 
 from otel_llm_cost import DuckDBStore
+from otel_llm_cost.cli import cli
 from otel_llm_cost.serve import ServeConfig, Server
 from otel_llm_cost.serve import _server as server_module
 from otel_llm_cost.serve._journal import Journal
@@ -425,3 +427,29 @@ def test_a_batch_that_cannot_be_written_is_retried_and_survives_a_stop(start: An
     assert metric(restarted, "otel_llm_cost_serve_spans_stored_total") == 1
     restarted.stop()
     assert [(t, s) for t, s, *_ in rows(db_path)] == sorted(first_ids + second_ids)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--http-port", "web"], "Error: ports must be numbers or 'off'"),
+        (
+            ["--http-port", "off", "--grpc-port", "off"],
+            "Error: both receivers are off: give either a port",
+        ),
+        (["--tls-cert", __file__], "Error: --tls-cert and --tls-key go together"),
+    ],
+)
+def test_serve_command_rejects_bad_options_in_one_line(db_path: str, args: list[str], message: str) -> None:
+    result = CliRunner().invoke(cli, ["serve", "--db", db_path, *args])
+    assert (result.exit_code, result.output.strip()) == (1, message)
+
+
+def test_serve_command_on_a_locked_database_says_so(db_path: str) -> None:
+    DuckDBStore(db_path).close()
+    with lock_held_by_another_process(db_path):
+        result = CliRunner().invoke(cli, ["serve", "--db", db_path, "--http-port", "0", "--grpc-port", "off"])
+    assert result.exit_code == 1
+    assert result.output.startswith(
+        f"Error: cannot start: cannot open DuckDB file {db_path!r}: it is locked by another"
+    )

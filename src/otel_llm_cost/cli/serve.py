@@ -106,7 +106,7 @@ def serve_command(
     except ValueError:
         raise click.ClickException("ports must be numbers or 'off'") from None
     if config.http_port is None and config.grpc_port is None:
-        raise click.ClickException("both receivers are off: give --http-port or --grpc-port a port")
+        raise click.ClickException("both receivers are off: give either a port")
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     server = Server(config)
