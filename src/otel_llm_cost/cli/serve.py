@@ -54,6 +54,11 @@ def _port(text: str) -> int | None:
     type=click.Path(file_okay=False),
     help="Spool of the in-process fallback: loaded at start and every --ingest-every seconds.",
 )
+@click.option(
+    "--journal-dir",
+    type=click.Path(file_okay=False),
+    help="Where accepted requests wait for their commit (fsynced).  [default: <db>.journal]",
+)
 @click.option("--ingest-every", type=click.FloatRange(0.1), default=10.0, show_default=True, help="Seconds.")
 @click.option(
     "--forward-to", type=click.Choice([n for n in FORWARD_NAMES if n != "none"]), help="Forward every span received."
@@ -69,6 +74,7 @@ def serve_command(
     max_request_bytes: int,
     max_queued_spans: int,
     spool_dir: str | None,
+    journal_dir: str | None,
     ingest_every: float,
     forward_to: str | None,
 ) -> None:
@@ -100,6 +106,7 @@ def serve_command(
             max_request_bytes=max_request_bytes,
             max_queued_spans=max_queued_spans,
             spool_dir=spool_dir,
+            journal_dir=journal_dir,
             ingest_every_s=ingest_every,
             forward_to=forward_to,
         )
