@@ -59,7 +59,13 @@ def _port(text: str) -> int | None:
     type=click.Path(file_okay=False),
     help="Where accepted requests wait for their commit (fsynced).  [default: <db>.journal]",
 )
-@click.option("--ingest-every", type=click.FloatRange(0.1), default=10.0, show_default=True, help="Seconds.")
+@click.option(
+    "--ingest-every",
+    type=click.FloatRange(0.1),
+    default=10.0,
+    show_default=True,
+    help="Seconds between two loads of --spool-dir.",
+)
 @click.option(
     "--forward-to", type=click.Choice([n for n in FORWARD_NAMES if n != "none"]), help="Forward every span received."
 )
