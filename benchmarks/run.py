@@ -38,6 +38,7 @@ if str(HERE) not in sys.path:  # the _helpers live next to this file
 
 import _ingest  # noqa: E402
 import _pricing  # noqa: E402
+import _serve  # noqa: E402
 import _span_end  # noqa: E402
 import _views  # noqa: E402
 from _workload import HTTP_ATTRIBUTES, llm_attribute_pool  # noqa: E402
@@ -432,6 +433,10 @@ def main(argv: list[str] | None = None) -> int:
         "--views-10m", action="store_true", help="also time the views over 10M calls (~3 more minutes on 2 cores)"
     )
     parser.add_argument("--docs", type=Path, help="also write the table, with the machine, as Markdown here")
+    parser.add_argument(
+        "--serve", action="store_true", help="also figure 6: otel-llm-cost serve under load, kill -9, throughput"
+    )
+    parser.add_argument("--serve-only", action="store_true", help="figure 6 only")
     args = parser.parse_args(argv)
 
     _clean_environment()
@@ -440,12 +445,19 @@ def main(argv: list[str] | None = None) -> int:
     if args.views_10m:
         config = replace(config, view_sizes=(*config.view_sizes, 10_000_000))
     print(f"otel-llm-cost benchmarks ({kind} run)", flush=True)
+    if args.serve_only:
+        return _serve.main_figure(kind, args.output)
     with tempfile.TemporaryDirectory(prefix="otel-llm-cost-bench-") as tmp:
         results = run_all(config, Path(tmp), log=sys.stdout)
+        if args.serve:
+            results["figures"]["serve"] = _serve.run_sized(kind, Path(tmp) / "serve")
+            results["checks"] += _serve.checks(results["figures"]["serve"])
     results["meta"]["run"] = kind
     table = render(results)
     print()
     print(table)
+    if args.serve:
+        print(_serve.render(results["figures"]["serve"]))
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(results, indent=2, default=str) + "\n")
     print(f"\nresults written to {args.output}")

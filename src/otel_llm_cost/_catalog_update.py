@@ -25,7 +25,7 @@ from genai_prices.update_prices import DEFAULT_UPDATE_URL
 
 from otel_llm_cost import environment_variables as env
 from otel_llm_cost._price_diff import CatalogFileError, diff, large_changes, load_catalog_file, parse_catalog
-from otel_llm_cost.pricing import PRICE_VERSION, Pricer
+from otel_llm_cost.pricing import COMPUTED, PRICE_VERSION, Pricer
 
 # A feed is refused when more than this many rates change by more than LARGE_FACTOR either way.
 MAX_LARGE_CHANGES: Final = 10
@@ -47,6 +47,17 @@ def catalog_in_use() -> tuple[data_snapshot.DataSnapshot, str]:
     if not path.is_file():
         return data_snapshot.get_snapshot(), PRICE_VERSION
     return _load_stored(str(path), path.stat().st_mtime_ns)
+
+
+def configured_pricer(prices_file: str | os.PathLike[str] | None = None, *, prefer: str = COMPUTED) -> Pricer:
+    """The pricer a process prices with: the catalog in use plus the overrides file (the argument,
+    else :envvar:`OTEL_LLM_COST_PRICES_FILE`). Raises OverridesError (a ValueError naming the
+    line and key) for a bad file: at configuration time, never at span time."""
+    path = prices_file
+    if path is None:
+        path = os.environ.get(env.OTEL_LLM_COST_PRICES_FILE, "").strip() or None
+    snapshot, version = catalog_in_use()
+    return Pricer(snapshot=snapshot, catalog_version=version, prices_file=path, prefer=prefer)
 
 
 @cache

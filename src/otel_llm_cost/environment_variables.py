@@ -116,3 +116,20 @@ processor and the CLI look for it. When the file does not exist, the catalog bun
 genai-prices is used (nothing is ever fetched otherwise). Default:
 ``<user config dir>/otel-llm-cost/genai-prices-data.json``. Argument: ``Pricer(snapshot=...)``.
 """
+
+OTEL_LLM_COST_SPOOL_DIR: Final = "OTEL_LLM_COST_SPOOL_DIR"
+"""
+.. envvar:: OTEL_LLM_COST_SPOOL_DIR
+
+Folder where the processor writes priced batches when the database cannot be written (another
+process holds its lock); ``otel-llm-cost ingest`` or ``otel-llm-cost serve`` loads them exactly
+once. Default: unset, such batches are dropped and counted. Argument: ``spool_dir``.
+"""
+
+OTEL_LLM_COST_SERVE_AUTH_TOKEN: Final = "OTEL_LLM_COST_SERVE_AUTH_TOKEN"
+"""
+.. envvar:: OTEL_LLM_COST_SERVE_AUTH_TOKEN
+
+Bearer token ``otel-llm-cost serve`` requires on every request but ``/healthz``. Default: unset,
+no authentication (the server binds 127.0.0.1). Option: ``--auth-token``.
+"""

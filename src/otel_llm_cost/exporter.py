@@ -34,7 +34,8 @@ from otel_llm_cost.catalog import CatalogLoader
 from otel_llm_cost.conventions import AgentRun, CallRecord, to_agent_run, to_call_record
 from otel_llm_cost.forwarding import suppressed_instrumentation
 from otel_llm_cost.metrics import CostMetrics
-from otel_llm_cost.pricing import Cost, Pricer
+from otel_llm_cost.pricing import Cost, Pricer, RatePlan
+from otel_llm_cost.spool import SpoolWriter
 from otel_llm_cost.store import DuckDBStore, StoreUnavailable
 
 logger = logging.getLogger(__name__)
@@ -58,6 +59,7 @@ class ExportStats:
     duplicates: int = 0  #: stored calls flagged is_duplicate (a subset of stored)
     forwarded: int = 0  #: spans the forward exporter accepted
     forward_failed: int = 0  #: spans the forward exporter rejected (or raised on)
+    spooled: int = 0  #: calls written to the spool because the database could not be written
 
 
 class CostExporter(SpanExporter):
@@ -73,6 +75,8 @@ class CostExporter(SpanExporter):
             instrumentation suppressed; wrap it in a :class:`SpanForwarder` to take it off this
             thread.
         metrics: a :class:`CostMetrics` that records each batch's costs.
+        spool: where a batch goes when the database cannot be written (locked by another
+            process, ...), instead of being dropped; see :mod:`otel_llm_cost.spool`.
     """
 
     def __init__(
@@ -84,6 +88,7 @@ class CostExporter(SpanExporter):
         metrics: CostMetrics | None = None,
         capture: AttributeCapture | None = None,
         health: Callable[[], Mapping[str, object]] | None = None,
+        spool: SpoolWriter | None = None,
     ) -> None:
         self._store: DuckDBStore | None = store if isinstance(store, DuckDBStore) else None
         self._store_path = store.path if isinstance(store, DuckDBStore) else None
@@ -95,6 +100,7 @@ class CostExporter(SpanExporter):
         # A row for llm_ingest_health, written at most every HEALTH_INTERVAL_S and when closing.
         self._health = health
         self._health_written_at = 0.0
+        self._spool = spool
         self._duplicates = DuplicateDetector()
         self._store_error: str | None = None
         # Loads the price catalog into the store, a slice after each batch (see CatalogLoader).
@@ -156,6 +162,8 @@ class CostExporter(SpanExporter):
             store = self._ensure_store()
             inserted = store.write_batch(priced, plans, runs)
         except Exception as exc:
+            if self._spool is not None and self._spooled(priced, plans, runs, exc):
+                return True
             self.stats.store_failed += len(priced)
             self._report_store_error(exc)
             self._pricer.requeue_plans(plans)
@@ -185,6 +193,27 @@ class CostExporter(SpanExporter):
         except Exception:
             loader.done = True
             logger.warning("could not load the price catalog into model_prices", exc_info=True)
+
+    def _spooled(
+        self, priced: list[tuple[CallRecord, Cost]], plans: list[RatePlan], runs: list[AgentRun], exc: Exception
+    ) -> bool:
+        """Write the batch to the spool instead; False if that failed too (then it is dropped)."""
+        assert self._spool is not None
+        try:
+            self._spool.write(priced, plans, runs)
+        except Exception:
+            logger.exception("spooling %d LLM cost records to %s failed", len(priced), self._spool.directory)
+            return False
+        message = f"spooling to {str(self._spool.directory)!r}: {exc}"
+        if message != self._store_error:
+            logger.warning("LLM cost database not writable; %s", message)
+            self._store_error = message
+        if self._store is not None and self._open_store is not None and _connection_is_lost(exc):
+            with contextlib.suppress(Exception):
+                self._store.close()
+            self._store = None
+        self.stats.spooled += len(priced)
+        return True
 
     def _write_health(self, store: DuckDBStore) -> None:
         if self._health is None:

@@ -47,6 +47,7 @@ from otel_llm_cost.forwarding import FORWARD_NAMES, SpanForwarder, exporter_from
 from otel_llm_cost.health import ingest_health_row
 from otel_llm_cost.metrics import CostMetrics
 from otel_llm_cost.pricing import Pricer
+from otel_llm_cost.spool import SpoolWriter
 from otel_llm_cost.store import DuckDBStore
 
 logger = logging.getLogger(__name__)
@@ -76,6 +77,7 @@ class ProcessorStats:
     forwarded: int = 0  #: spans the forward exporter accepted
     forward_queued: int = 0  #: spans waiting for the forward worker now
     forward_dropped_queue_full: int = 0  #: spans not forwarded because the forward queue was full
+    spooled: int = 0  #: calls written to the spool (spool_dir) because the database was not writable
 
     @property
     def dropped(self) -> int:
@@ -131,6 +133,10 @@ class LLMCostSpanProcessor(QueueWorker, SpanProcessor):
             completions are never stored unless listed here.
         redact: ``redact(name, value)`` returns what to store for an allowed attribute, or None to
             leave it out; if it raises, the attribute is left out (never stored unredacted).
+        spool_dir: when the database cannot be written (another process holds its lock, as in a
+            pre-fork server), write each priced batch to this folder instead of dropping it;
+            ``otel-llm-cost ingest`` or ``otel-llm-cost serve`` loads it later, exactly once;
+            :envvar:`OTEL_LLM_COST_SPOOL_DIR`, else no spool.
 
     Raises:
         ValueError: an argument is malformed (configuration time, never span time).
@@ -154,6 +160,7 @@ class LLMCostSpanProcessor(QueueWorker, SpanProcessor):
         token_usage_metrics: bool | None = None,
         store_attributes: Sequence[str] | None = None,
         redact: Redactor | None = None,
+        spool_dir: str | os.PathLike[str] | None = None,
     ) -> None:
         if store is not None and db_path is not None:
             raise ValueError("pass either db_path or store, not both")
@@ -191,6 +198,7 @@ class LLMCostSpanProcessor(QueueWorker, SpanProcessor):
         elif isinstance(store_attributes, str):
             raise ValueError("store_attributes must be a list of attribute names, not one string")
         capture = AttributeCapture(store_attributes, redact=redact)
+        spool = _settings.text(spool_dir, env.OTEL_LLM_COST_SPOOL_DIR, "")
 
         # Configuration is valid from here on: start threads.
         self.forwarder: SpanForwarder | None = None
@@ -210,6 +218,7 @@ class LLMCostSpanProcessor(QueueWorker, SpanProcessor):
             metrics=self._metrics,
             capture=capture,
             health=self._health_row,
+            spool=SpoolWriter(spool) if spool else None,
         )
         if forward_all and self.forwarder is not None:
             self._offer_forward = self.forwarder.offer
@@ -327,6 +336,7 @@ class LLMCostSpanProcessor(QueueWorker, SpanProcessor):
             forwarded=forwarder.forwarded if forwarder is not None else export.forwarded,
             forward_queued=forwarder.queued if forwarder is not None else 0,
             forward_dropped_queue_full=forwarder.dropped_queue_full if forwarder is not None else 0,
+            spooled=export.spooled,
         )
 
     def _health_row(self) -> dict[str, object]:
@@ -412,14 +422,10 @@ def _cost_metrics(meter_provider: MeterProvider | None, token_usage: bool) -> Co
 def _pricer(pricer: Pricer | None, prices_file: str | os.PathLike[str] | None) -> Pricer:
     """The given pricer, or one over the catalog in use and the prices file (argument, else
     OTEL_LLM_COST_PRICES_FILE)."""
-    path = prices_file
-    if path is None:
-        path = os.environ.get(env.OTEL_LLM_COST_PRICES_FILE, "").strip() or None
     if pricer is not None:
-        if path is not None:
+        if prices_file is not None or os.environ.get(env.OTEL_LLM_COST_PRICES_FILE, "").strip():
             raise ValueError("pass either pricer or prices_file, not both")
         return pricer
-    from otel_llm_cost._catalog_update import catalog_in_use  # the one `prices update` stored, else bundled
+    from otel_llm_cost._catalog_update import configured_pricer  # the one `prices update` stored, else bundled
 
-    snapshot, version = catalog_in_use()
-    return Pricer(snapshot=snapshot, catalog_version=version, prices_file=path)  # a bad file raises now
+    return configured_pricer(prices_file)  # a bad file raises now

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from otel_llm_cost.cli import demo, health, migrate, prices, rates, report, reprice, whatif
+from otel_llm_cost.cli import demo, health, ingest, migrate, prices, rates, report, reprice, serve, whatif
 from otel_llm_cost.cli._common import cli
 
 cli.add_command(demo.demo)
@@ -13,5 +13,7 @@ cli.add_command(reprice.reprice_command)
 cli.add_command(rates.rates_group)
 cli.add_command(whatif.whatif_command)
 cli.add_command(prices.prices)
+cli.add_command(serve.serve_command)
+cli.add_command(ingest.ingest_command)
 
 __all__ = ["cli"]

@@ -66,4 +66,6 @@ def cli() -> None:
       otel-llm-cost report --format json     # the same data, machine-readable
       otel-llm-cost migrate --list           # which schema migrations are applied
       otel-llm-cost health                   # rows, last write, spans lost, file size
+      otel-llm-cost serve                    # OTLP receiver on 127.0.0.1:4318/4317 for many processes
+      otel-llm-cost ingest ./spool           # load what pre-fork workers spooled while the file was locked
     """

@@ -72,11 +72,10 @@ def prices_file_option(function: F) -> F:
 def make_pricer(prefer: str, prices_file: str | None) -> Pricer:
     """The pricer commands price with: the catalog in use (bundled, or the one `prices update`
     stored; never fetched here) plus the overrides file. A bad file is a one-line error."""
-    from otel_llm_cost._catalog_update import catalog_in_use
+    from otel_llm_cost._catalog_update import configured_pricer
 
-    snapshot, version = catalog_in_use()
     try:
-        return Pricer(snapshot=snapshot, catalog_version=version, prices_file=prices_file, prefer=prefer)
+        return configured_pricer(prices_file, prefer=prefer)
     except OverridesError as exc:
         raise click.ClickException(str(exc)) from exc
 

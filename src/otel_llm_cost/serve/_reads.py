@@ -1,0 +1,77 @@
+"""The read API of ``serve``: the process that owns the DuckDB file answers queries on it.
+
+While ``serve`` runs, no other process can open the file (DuckDB: one process per file, and a
+read-only open conflicts with the writer's lock too). So reads go through the server, on a cursor
+of its own connection, which DuckDB runs concurrently with the writer (MVCC, each query sees
+committed data). Only the report and the documented views are offered, never arbitrary SQL:
+
+* ``GET /v1/report?days=14&top=10``: what ``otel-llm-cost report --format json`` prints;
+* ``GET /v1/views``: the names of the views;
+* ``GET /v1/views/<name>?limit=1000``: a view's rows as JSON, money as exact decimal strings.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime
+from decimal import Decimal
+from uuid import UUID
+
+import duckdb
+
+from otel_llm_cost._report_render import report_to_json
+from otel_llm_cost.report import build_report
+
+MAX_ROWS = 100_000
+
+
+class ReadError(ValueError):
+    """A read request that cannot be answered; ``status`` is the HTTP status to send."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def report_json(con: duckdb.DuckDBPyConnection, *, days: int, top: int) -> str:
+    return report_to_json(build_report(con.cursor(), days=days, top=top))
+
+
+def view_names(con: duckdb.DuckDBPyConnection) -> list[str]:
+    rows = con.cursor().execute(
+        "SELECT view_name FROM duckdb_views() WHERE NOT internal AND schema_name = 'main' ORDER BY view_name"
+    )
+    return [str(name) for (name,) in rows.fetchall()]
+
+
+def view_json(con: duckdb.DuckDBPyConnection, name: str, *, limit: int) -> str:
+    if name not in view_names(con):
+        raise ReadError(404, f"no view named {name!r}; GET /v1/views lists them")
+    cursor = con.cursor()
+    # The name is one of the database's own view names (checked above), quoted as an identifier.
+    result = cursor.execute(f'SELECT * FROM "{name}" LIMIT ?', [limit])
+    columns = [d[0] for d in result.description or ()]
+    rows = result.fetchall()
+    return json.dumps({"view": name, "columns": columns, "rows": rows}, default=_json_value)
+
+
+def bounded_int(text: str | None, name: str, default: int, low: int, high: int) -> int:
+    if text is None or text == "":
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        raise ReadError(400, f"{name} must be an integer, got {text!r}") from None
+    if not low <= value <= high:
+        raise ReadError(400, f"{name} must be between {low} and {high}, got {value}")
+    return value
+
+
+def _json_value(value: object) -> object:
+    if isinstance(value, Decimal):
+        return format(value, "f")  # exact: money never goes through float
+    if isinstance(value, (date, datetime)):
+        return value.isoformat()
+    if isinstance(value, (UUID, bytes)):
+        return str(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
