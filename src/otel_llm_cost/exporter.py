@@ -17,7 +17,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 import duckdb
 from opentelemetry import baggage
@@ -35,6 +35,9 @@ from otel_llm_cost.forwarding import suppressed_instrumentation
 from otel_llm_cost.metrics import CostMetrics
 from otel_llm_cost.pricing import Cost, Pricer
 from otel_llm_cost.store import DuckDBStore, StoreUnavailable
+
+if TYPE_CHECKING:
+    from otel_llm_cost.budget_monitor import BudgetMonitor
 
 logger = logging.getLogger(__name__)
 
@@ -72,6 +75,8 @@ class CostExporter(SpanExporter):
             instrumentation suppressed; wrap it in a :class:`SpanForwarder` to take it off this
             thread.
         metrics: a :class:`CostMetrics` that records each batch's costs.
+        budgets: a :class:`~otel_llm_cost.budget_monitor.BudgetMonitor` told about each batch
+            once it is stored.
     """
 
     def __init__(
@@ -83,6 +88,7 @@ class CostExporter(SpanExporter):
         metrics: CostMetrics | None = None,
         capture: AttributeCapture | None = None,
         health: Callable[[], Mapping[str, object]] | None = None,
+        budgets: BudgetMonitor | None = None,
     ) -> None:
         self._store: DuckDBStore | None = store if isinstance(store, DuckDBStore) else None
         self._store_path = store.path if isinstance(store, DuckDBStore) else None
@@ -91,6 +97,7 @@ class CostExporter(SpanExporter):
         self._forward_to = forward_to
         self._metrics = metrics
         self._capture = capture if capture else None
+        self._budgets = budgets
         # A row for llm_ingest_health, written at most every HEALTH_INTERVAL_S and when closing.
         self._health = health
         self._health_written_at = 0.0
@@ -164,6 +171,8 @@ class CostExporter(SpanExporter):
         self.stats.already_stored += len(priced) - inserted
         self.stats.unpriced += sum(1 for _, cost in priced if cost.cost_usd is None)
         self.stats.duplicates += sum(1 for record, _ in priced if record.duplicate_of is not None)
+        if self._budgets is not None:
+            self._budgets.observe(store, priced, inserted)  # never raises
         if time.monotonic() - self._health_written_at >= HEALTH_INTERVAL_S:
             self._write_health(store)
         return True
@@ -247,6 +256,8 @@ class CostExporter(SpanExporter):
     def _close_store(self) -> None:
         if self._store is not None:
             self._write_health(self._store)  # the final counts, drops at shutdown included
+            if self._budgets is not None:
+                self._budgets.close(self._store)
             try:
                 self._store.close()
             except Exception:

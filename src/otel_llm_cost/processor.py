@@ -42,6 +42,8 @@ from otel_llm_cost import environment_variables as env
 from otel_llm_cost._capture import AttributeCapture, Redactor, parse_allow_list
 from otel_llm_cost._dialects import MARKERS as _MARKERS
 from otel_llm_cost._worker import QueueWorker
+from otel_llm_cost.budget_monitor import BudgetMonitor, monitor_for
+from otel_llm_cost.budgets import Budget, BudgetDecision, BudgetStatus
 from otel_llm_cost.exporter import CostExporter
 from otel_llm_cost.forwarding import FORWARD_NAMES, SpanForwarder, exporter_from_name
 from otel_llm_cost.health import ingest_health_row
@@ -128,6 +130,9 @@ class LLMCostSpanProcessor(QueueWorker, SpanProcessor):
             completions are never stored unless listed here.
         redact: ``redact(name, value)`` returns what to store for an allowed attribute, or None to
             leave it out; if it raises, the attribute is left out (never stored unredacted).
+        budgets: :class:`Budget` objects to watch, or a :class:`BudgetMonitor` with options; the
+            budgets of the ``llm_budgets`` table are watched too (see README, Budgets and alerts).
+        budgets_file: a TOML file of budgets; :envvar:`OTEL_LLM_COST_BUDGETS_FILE`, else none.
 
     Raises:
         ValueError: an argument is malformed (configuration time, never span time).
@@ -150,6 +155,8 @@ class LLMCostSpanProcessor(QueueWorker, SpanProcessor):
         token_usage_metrics: bool | None = None,
         store_attributes: Sequence[str] | None = None,
         redact: Redactor | None = None,
+        budgets: Sequence[Budget] | BudgetMonitor | None = None,
+        budgets_file: str | os.PathLike[str] | None = None,
     ) -> None:
         if store is not None and db_path is not None:
             raise ValueError("pass either db_path or store, not both")
@@ -186,6 +193,7 @@ class LLMCostSpanProcessor(QueueWorker, SpanProcessor):
         elif isinstance(store_attributes, str):
             raise ValueError("store_attributes must be a list of attribute names, not one string")
         capture = AttributeCapture(store_attributes, redact=redact)
+        self.budgets = monitor_for(budgets, budgets_file)
 
         # Configuration is valid from here on: start threads.
         self.forwarder: SpanForwarder | None = None
@@ -205,6 +213,7 @@ class LLMCostSpanProcessor(QueueWorker, SpanProcessor):
             metrics=self._metrics,
             capture=capture,
             health=self._health_row,
+            budgets=self.budgets,
         )
         if forward_all and self.forwarder is not None:
             self._offer_forward = self.forwarder.offer
@@ -301,6 +310,17 @@ class LLMCostSpanProcessor(QueueWorker, SpanProcessor):
         if self.forwarder is not None:
             # After the pricing worker, which hands the forwarder its last copies; within what is left.
             self.forwarder.shutdown(max(int((deadline - time.monotonic()) * 1000), 0))
+        self.budgets.shutdown(max(deadline - time.monotonic(), 0.0))  # alerts still being delivered
+
+    def check_budget(self, **scope: Any) -> BudgetDecision:
+        """Whether a call for this scope is within its budgets, e.g. ``check_budget(user="u1",
+        model="gpt-4o")``; from memory, in microseconds. The processor never blocks a call itself."""
+        return self.budgets.check(**scope)
+
+    def budget_status(self, **scope: Any) -> list[BudgetStatus]:
+        """Each budget's current window (spend, limit, percent, projection), filtered by
+        ``name``, ``scope`` and ``value``."""
+        return self.budgets.status(**scope)
 
     def stats(self) -> ProcessorStats:
         """Counters since start: queued, processed, dropped and what became of the processed spans."""

@@ -1,0 +1,397 @@
+"""BudgetMonitor: running spend per budget window, threshold crossings, and the in-memory check.
+
+It lives on the ingest worker. ``observe`` is called once per batch, right after the batch is
+committed to ``llm_calls``, with the rows of that batch:
+
+- The first call loads the budgets (code, file and ``llm_budgets``) and seeds each budget's
+  current window from the database with one query; that seed already holds the batch just written.
+- Later calls add each new row's cost to the windows it falls in: no query per batch. Duplicate
+  spans never count; unpriced calls are counted beside the spend.
+- When a window ends (a new day, week or month in the budget's zone), or when a batch replayed
+  rows already stored (only the database knows which were new), the budgets concerned are seeded
+  again with one query.
+- A threshold fires once per budget, window and threshold: it is written to ``llm_budget_alerts``
+  (read back at start, so a restart does not fire again) and handed to the
+  :class:`~otel_llm_cost._alert_delivery.AlertDispatcher`, which delivers off this thread.
+
+``check`` and ``status`` read the same state from any thread, without locks or I/O: the worker
+swaps whole objects, and a window that has ended reads as empty.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Callable, Sequence
+from datetime import datetime, timezone
+from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Decimal
+from pathlib import Path
+
+from otel_llm_cost import _budget_sql
+from otel_llm_cost import environment_variables as env
+from otel_llm_cost._alert_channels import AlertChannel, SmtpSettings, make_channel
+from otel_llm_cost._alert_delivery import AlertDispatcher, DeliveryStats
+from otel_llm_cost._budget_file import load_budgets_file
+from otel_llm_cost.budgets import TAG_COLUMNS, Alert, Budget, BudgetDecision, BudgetError, BudgetStatus
+from otel_llm_cost.conventions import CallRecord
+from otel_llm_cost.pricing import Cost
+from otel_llm_cost.store import DuckDBStore
+
+logger = logging.getLogger(__name__)
+
+_QUANTUM = Decimal(1).scaleb(-18)  # llm_calls.cost_usd is DECIMAL(38, 18): sum what the table holds
+_CENT = Decimal("0.01")
+
+
+class _Window:
+    """One budget's current window and what it has counted."""
+
+    __slots__ = ("budget", "channels", "end", "end_ns", "end_s", "fired", "spend", "start", "start_ns", "unpriced")
+
+    def __init__(self, budget: Budget, channels: list[AlertChannel], start: datetime, end: datetime | None) -> None:
+        self.budget = budget
+        self.channels = channels
+        self.start = start
+        self.end = end
+        self.start_ns = _ns(start)
+        self.end_ns = _ns(end) if end is not None else None
+        self.end_s = end.timestamp() if end is not None else float("inf")
+        self.spend = Decimal(0)
+        self.unpriced = 0
+        self.fired: set[int] = set()
+
+
+class BudgetMonitor:
+    """Evaluates budgets as batches are written; answers :meth:`check` and :meth:`status`.
+
+    ``LLMCostSpanProcessor`` makes one for you (from ``budgets=``, ``budgets_file=`` and the
+    ``llm_budgets`` table). Make one yourself to pass options.
+
+    Args:
+        budgets: budgets declared in code; written to ``llm_budgets`` (source ``code``) when the
+            store opens, replacing earlier code budgets.
+        budgets_file: a TOML file of budgets (see ``otel_llm_cost._budget_file``); read now, so a
+            malformed file raises here; written to ``llm_budgets`` (source ``file:PATH``).
+        smtp: settings for email channels; the ``OTEL_LLM_COST_SMTP_*`` variables by default.
+        dispatcher: the delivery thread to use; one with default timeouts and retries is started
+            at the first alert.
+        clock: the current time, timezone-aware; which window is current. Tests pass their own.
+
+    Raises:
+        BudgetError: a budget or the file is malformed, or two budgets share a name.
+    """
+
+    def __init__(
+        self,
+        budgets: Sequence[Budget] = (),
+        *,
+        budgets_file: str | os.PathLike[str] | None = None,
+        smtp: SmtpSettings | None = None,
+        dispatcher: AlertDispatcher | None = None,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        self._code = list(budgets)
+        self._file = os.fspath(Path(budgets_file).resolve()) if budgets_file is not None else None
+        self._file_budgets = load_budgets_file(budgets_file) if budgets_file is not None else []
+        names = [b.name for b in self._code + self._file_budgets]
+        repeated = sorted({n for n in names if names.count(n) > 1})
+        if repeated:
+            raise BudgetError(f"budget {repeated[0]!r} is declared twice (in code and/or the budgets file)")
+        self._smtp = smtp
+        self._dispatcher = dispatcher
+        self._clock = clock or _utc_now
+        self._loaded = False
+        self._windows: dict[str, _Window] = {}
+        # (scope key, value) -> windows: "user", "model", ... and "tag:NAME". Rebuilt on each seed.
+        self._index: dict[tuple[str, str], list[_Window]] = {}
+        self._global: list[_Window] = []
+        self._attribute_tags: frozenset[str] = frozenset()
+        self.alerts_fired = 0
+
+    # -- the ingest worker -----------------------------------------------------------------------
+
+    def observe(self, store: DuckDBStore, rows: Sequence[tuple[CallRecord, Cost]], inserted: int) -> None:
+        """Count a batch just committed (``inserted`` of its rows were new) and fire crossings.
+
+        Never raises: a budget failure is logged and costs the alert, never the batch."""
+        try:
+            self._observe(store, rows, inserted)
+        except Exception:
+            logger.exception("evaluating budgets failed for a batch of %d calls", len(rows))
+
+    def _observe(self, store: DuckDBStore, rows: Sequence[tuple[CallRecord, Cost]], inserted: int) -> None:
+        now = self._clock()
+        if not self._loaded:
+            self._load(store, now)  # seeds every window from the table, this batch included
+        elif inserted != len(rows):
+            # A replay: which rows were new, only the table knows.
+            self._seed(store, [w.budget for w in self._windows.values()], now)
+        else:
+            ended = [w.budget for w in self._windows.values() if w.end is not None and now >= w.end]
+            if ended:
+                self._seed(store, ended, now)  # the new windows, this batch included
+            if inserted:
+                self._add(rows, skip={b.name for b in ended})
+        self._fire(store, now)
+        self._write_outcomes(store.con)
+
+    def _load(self, store: DuckDBStore, now: datetime) -> None:
+        con = store.con
+        _budget_sql.save_budgets(con, self._code, "code")
+        if self._file is not None:
+            _budget_sql.save_budgets(con, self._file_budgets, f"file:{self._file}")
+        keep = {b.name for b in self._code}
+        file_keep = {b.name for b in self._file_budgets}
+        budgets: dict[str, Budget] = {}
+        for budget, source in _budget_sql.load_budgets(con):
+            # A budget dropped from the code or from this file is no longer declared: remove it.
+            if (source == "code" and budget.name not in keep) or (
+                source == f"file:{self._file}" and budget.name not in file_keep
+            ):
+                _budget_sql.remove_budget(con, budget.name)
+                continue
+            budgets[budget.name] = budget
+        for budget in self._code + self._file_budgets:
+            budgets[budget.name] = budget  # keeps their callables, which the table cannot hold
+        self._loaded = True
+        self._seed(store, list(budgets.values()), now)
+        if budgets:
+            logger.info("watching %d LLM budgets", len(budgets))
+
+    def _seed(self, store: DuckDBStore, budgets: Sequence[Budget], now: datetime) -> None:
+        con = store.con
+        windows = {b.name: _Window(b, self._channels(b), *b.window(now)) for b in budgets}
+        sums = _budget_sql.seed_windows(con, [(w.budget, w.start, w.end) for w in windows.values()])
+        fired = _budget_sql.fired_thresholds(con, list(windows))
+        for name, window in windows.items():
+            window.spend, window.unpriced = sums.get(name, (Decimal(0), 0))
+            window.fired = {t for n, start, t in fired if n == name and start == window.start}
+        merged = {**self._windows, **windows}
+        index: dict[tuple[str, str], list[_Window]] = {}
+        for window in merged.values():
+            budget = window.budget
+            if budget.scope != "global":
+                key = f"tag:{budget.tag}" if budget.scope == "tag" else budget.scope
+                index.setdefault((key, budget.value or ""), []).append(window)
+        # Whole objects swapped in: check() on other threads sees the old state or the new one.
+        self._attribute_tags = frozenset(
+            w.budget.tag for w in merged.values() if w.budget.tag is not None and w.budget.tag not in TAG_COLUMNS
+        )
+        self._global = [w for w in merged.values() if w.budget.scope == "global"]
+        self._index = index
+        self._windows = merged
+
+    def _channels(self, budget: Budget) -> list[AlertChannel]:
+        channels: list[AlertChannel] = []
+        for spec in budget.channels:
+            try:
+                channels.append(make_channel(spec, self._smtp))
+            except Exception:  # e.g. malformed SMTP variables: the other channels still work
+                logger.exception("budget %r: channel %r is unusable", budget.name, _spec_label(spec))
+        return channels
+
+    def _add(self, rows: Sequence[tuple[CallRecord, Cost]], *, skip: set[str]) -> None:
+        index, everywhere, tags = self._index, self._global, self._attribute_tags
+        for record, cost in rows:
+            if record.duplicate_of is not None:
+                continue
+            keys = {
+                ("provider", record.provider), ("provider", cost.priced_provider),
+                ("model", record.request_model), ("model", record.response_model), ("model", cost.priced_model),
+                ("service", record.service_name), ("environment", record.environment), ("user", record.user_id),
+                ("conversation", record.conversation_id),
+            }  # fmt: skip
+            for column in TAG_COLUMNS:
+                keys.add((f"tag:{column}", getattr(record, column)))
+            if tags and record.attributes:
+                attributes = json.loads(record.attributes)
+                for tag in tags:
+                    keys.add((f"tag:{tag}", _as_text(attributes.get(tag))))
+            matched = list(everywhere)
+            for key in keys:
+                if key[1] is not None:
+                    matched += index.get(key, ())  # type: ignore[arg-type]
+            start_ns = record.start_time_ns
+            amount = cost.cost_usd.quantize(_QUANTUM, ROUND_HALF_EVEN) if cost.cost_usd is not None else None
+            for window in matched:
+                if start_ns < window.start_ns or (skip and window.budget.name in skip):
+                    continue
+                if window.end_ns is not None and start_ns >= window.end_ns:
+                    continue
+                if amount is None:
+                    window.unpriced += 1
+                else:
+                    window.spend += amount
+
+    def _fire(self, store: DuckDBStore, now: datetime) -> None:
+        for window in self._windows.values():
+            budget = window.budget
+            for threshold in budget.thresholds_pct:
+                if threshold in window.fired or window.spend * 100 < budget.limit_usd * threshold:
+                    continue
+                window.fired.add(threshold)
+                alert = Alert(
+                    budget.name, budget.scope, budget.value, budget.tag, budget.period, budget.timezone,
+                    window.start, window.end, threshold, window.spend, budget.limit_usd, window.unpriced, now,
+                )  # fmt: skip
+                try:
+                    if not _budget_sql.record_alert(store.con, alert):
+                        continue  # another writer of this file fired it already
+                except Exception:  # deliver anyway: a missed alert is worse than a repeated one
+                    logger.exception("could not record budget alert %r at %d%%", budget.name, threshold)
+                self.alerts_fired += 1
+                logger.warning("%s", alert.summary())
+                if window.channels:
+                    self._ensure_dispatcher().submit(alert, window.channels)
+
+    def _ensure_dispatcher(self) -> AlertDispatcher:
+        if self._dispatcher is None:
+            self._dispatcher = AlertDispatcher(clock=self._clock)
+        return self._dispatcher
+
+    def _write_outcomes(self, con: object) -> None:
+        if self._dispatcher is None:
+            return
+        outcomes = self._dispatcher.take_outcomes()
+        try:
+            _budget_sql.record_deliveries(con, outcomes)  # type: ignore[arg-type]
+        except Exception:
+            logger.exception("could not record %d budget alert deliveries", len(outcomes))
+
+    def close(self, store: DuckDBStore) -> None:
+        """Write the delivery outcomes known so far (the store is about to close)."""
+        self._write_outcomes(store.con)
+
+    def shutdown(self, timeout_s: float = 30.0) -> None:
+        """Deliver pending alerts within ``timeout_s``, then stop the delivery thread."""
+        if self._dispatcher is not None:
+            self._dispatcher.shutdown(timeout_s)
+
+    @property
+    def delivery_stats(self) -> DeliveryStats:
+        """Delivered, failed, dropped and retried alert deliveries since start."""
+        return self._dispatcher.stats if self._dispatcher is not None else DeliveryStats()
+
+    # -- any thread ------------------------------------------------------------------------------
+
+    def check(
+        self,
+        *,
+        user: str | None = None,
+        model: str | None = None,
+        provider: str | None = None,
+        service: str | None = None,
+        environment: str | None = None,
+        conversation: str | None = None,
+        tags: dict[str, str] | None = None,
+    ) -> BudgetDecision:
+        """Whether a call with these attributes is within every matching budget (global ones
+        always match). Reads memory only; never blocks."""
+        now_s = self._clock().timestamp()
+        index = self._index
+        matched = list(self._global)
+        for key in (("user", user), ("model", model), ("provider", provider), ("service", service),
+                    ("environment", environment), ("conversation", conversation)):  # fmt: skip
+            if key[1] is not None:
+                matched += index.get(key, ())  # type: ignore[arg-type]
+        if tags:
+            for name, value in tags.items():
+                matched += index.get((f"tag:{name}", value), ())
+        if not matched:
+            return BudgetDecision(True)
+        exceeded: list[str] = []
+        remaining: Decimal | None = None
+        for window in matched:
+            spend = window.spend if now_s < window.end_s else Decimal(0)  # an ended window: nothing spent yet
+            left = window.budget.limit_usd - spend
+            if left <= 0:
+                exceeded.append(window.budget.name)
+            if remaining is None or left < remaining:
+                remaining = left
+        return BudgetDecision(not exceeded, tuple(exceeded), remaining)
+
+    def status(
+        self, *, name: str | None = None, scope: str | None = None, value: str | None = None
+    ) -> list[BudgetStatus]:
+        """The budgets' current windows as held in memory, filtered by name, scope and value."""
+        now = self._clock()
+        result = []
+        for window in list(self._windows.values()):
+            budget = window.budget
+            if (name and budget.name != name) or (scope and budget.scope != scope) or (value and budget.value != value):
+                continue
+            if window.end is not None and now >= window.end:  # not yet rolled over by a batch
+                start, end = budget.window(now)
+                spend, unpriced, fired = Decimal(0), 0, tuple[int, ...]()
+            else:
+                start, end = window.start, window.end
+                spend, unpriced, fired = window.spend, window.unpriced, tuple(sorted(window.fired))
+            projected = None
+            if end is not None:
+                elapsed = max((now - start).total_seconds(), 1.0)
+                projected = (spend * Decimal((end - start).total_seconds()) / Decimal(elapsed)).quantize(
+                    Decimal("1e-9"), ROUND_DOWN
+                )
+            percent = (spend * 100 / budget.limit_usd).quantize(_CENT, ROUND_DOWN)
+            result.append(
+                BudgetStatus(
+                    budget.name,
+                    budget.scope,
+                    budget.value,
+                    budget.tag,
+                    budget.period,
+                    start,
+                    end,
+                    spend,
+                    budget.limit_usd,
+                    percent,
+                    projected,
+                    unpriced,
+                    fired,
+                )
+            )
+        return sorted(result, key=lambda s: s.budget)
+
+
+def _utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _ns(instant: datetime) -> int:
+    delta = instant - datetime(1970, 1, 1, tzinfo=timezone.utc)
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1000
+
+
+def _as_text(value: object) -> str | None:
+    """A captured attribute as DuckDB's json_extract_string gives it."""
+    if value is None or isinstance(value, str):
+        return value
+    return json.dumps(value, separators=(",", ":"))
+
+
+def _spec_label(spec: object) -> str:
+    return spec.partition(":")[0] if isinstance(spec, str) else "callback"
+
+
+def monitor_for(
+    budgets: Sequence[Budget] | BudgetMonitor | None, budgets_file: str | os.PathLike[str] | None
+) -> BudgetMonitor:
+    """The processor's monitor: the one given, or one over these budgets and file (argument, else
+    :envvar:`OTEL_LLM_COST_BUDGETS_FILE`). A bad argument raises; a bad environment file is
+    logged and ignored, as the OTel SDK treats malformed variables."""
+    if isinstance(budgets, BudgetMonitor):
+        if budgets_file is not None:
+            raise ValueError("pass budgets_file to the BudgetMonitor, not beside it")
+        return budgets
+    if budgets is not None and (isinstance(budgets, (str, Budget)) or not all(isinstance(b, Budget) for b in budgets)):
+        raise ValueError("budgets must be a list of Budget objects or a BudgetMonitor")
+    if budgets_file is not None:
+        return BudgetMonitor(budgets or (), budgets_file=budgets_file)
+    from_env = os.environ.get(env.OTEL_LLM_COST_BUDGETS_FILE, "").strip()
+    if from_env:
+        try:
+            return BudgetMonitor(budgets or (), budgets_file=from_env)
+        except BudgetError as exc:
+            logger.error("ignoring %s: %s", env.OTEL_LLM_COST_BUDGETS_FILE, exc)
+    return BudgetMonitor(budgets or ())
