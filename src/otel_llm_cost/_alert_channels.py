@@ -21,10 +21,10 @@ from typing import Final, Protocol
 from urllib.parse import urlsplit
 
 from opentelemetry import trace
-from opentelemetry._logs import SeverityNumber, get_logger
+from opentelemetry._logs import LoggerProvider, SeverityNumber, get_logger
 
 from otel_llm_cost import environment_variables as env
-from otel_llm_cost.budgets import Alert, Channel, _callable_name
+from otel_llm_cost.budgets import Alert, Channel, callable_name, format_usd
 
 SMTP_SECURITY: Final = ("starttls", "ssl", "none")
 EVENT_NAME: Final = "llm_cost.budget_alert"
@@ -138,7 +138,7 @@ class EmailChannel:
 
     def message(self, alert: Alert) -> EmailMessage:
         message = EmailMessage()
-        message["Subject"] = f"[LLM budget] {alert.budget}: {alert.threshold_pct}% of ${alert.as_json()['limit_usd']}"
+        message["Subject"] = f"[LLM budget] {alert.budget}: {alert.threshold_pct}% of ${format_usd(alert.limit_usd)}"
         message["From"] = self._settings.sender
         message["To"] = ", ".join(self._addresses)
         lines = [alert.summary(), ""] + [f"{key}: {value}" for key, value in alert.as_json().items() if key != "text"]
@@ -172,8 +172,11 @@ class OtelLogChannel:
     kind = "otel_log"
     target = "otel_log"
 
+    def __init__(self, logger_provider: LoggerProvider | None = None) -> None:
+        self._provider = logger_provider  # None: the global one, looked up at each alert
+
     def send(self, alert: Alert, timeout_s: float) -> None:
-        get_logger("otel_llm_cost.budgets").emit(
+        get_logger("otel_llm_cost.budgets", logger_provider=self._provider).emit(
             severity_number=SeverityNumber.WARN,
             severity_text="WARN",
             body=alert.summary(),
@@ -189,8 +192,11 @@ class SpanEventChannel:
     kind = "span_event"
     target = "span_event"
 
+    def __init__(self, tracer_provider: trace.TracerProvider | None = None) -> None:
+        self._provider = tracer_provider  # None: the global one, looked up at each alert
+
     def send(self, alert: Alert, timeout_s: float) -> None:
-        tracer = trace.get_tracer("otel_llm_cost.budgets")
+        tracer = trace.get_tracer("otel_llm_cost.budgets", tracer_provider=self._provider)
         with tracer.start_as_current_span(EVENT_NAME, attributes=_attributes(alert)) as span:
             span.add_event(EVENT_NAME, attributes=_attributes(alert))
 
@@ -202,7 +208,7 @@ class CallbackChannel:
 
     def __init__(self, function: Callable[[Alert], object]) -> None:
         self._function = function
-        self.target = _callable_name(function)
+        self.target = callable_name(function)
 
     def send(self, alert: Alert, timeout_s: float) -> None:
         self._function(alert)

@@ -93,7 +93,7 @@ class Alert:
         unpriced = f"; {self.unpriced_calls} unpriced calls not included" if self.unpriced_calls else ""
         return (
             f"Budget {self.budget!r} ({self.scope_label}, {self.period}) crossed {self.threshold_pct}%: "
-            f"${_usd(self.spend_usd)} of ${_usd(self.limit_usd)} ({self.percent}%){unpriced}"
+            f"${format_usd(self.spend_usd)} of ${format_usd(self.limit_usd)} ({self.percent}%){unpriced}"
         )
 
     def as_json(self) -> dict[str, object]:
@@ -109,8 +109,8 @@ class Alert:
             "window_start": self.window_start.isoformat(),
             "window_end": self.window_end.isoformat() if self.window_end else None,
             "threshold_pct": self.threshold_pct,
-            "spend_usd": _usd(self.spend_usd),
-            "limit_usd": _usd(self.limit_usd),
+            "spend_usd": format_usd(self.spend_usd),
+            "limit_usd": format_usd(self.limit_usd),
             "percent": str(self.percent),
             "unpriced_calls": self.unpriced_calls,
             "fired_at": self.fired_at.isoformat(),
@@ -211,7 +211,7 @@ class Budget:
     @property
     def stored_channels(self) -> list[str]:
         """The channels as ``llm_budgets.channels`` keeps them: a callable by its qualified name."""
-        return [c if isinstance(c, str) else f"callback:{_callable_name(c)}" for c in self.channels]
+        return [c if isinstance(c, str) else f"callback:{callable_name(c)}" for c in self.channels]
 
 
 @dataclass(frozen=True)
@@ -304,13 +304,13 @@ def _midnight(day: date, zone: ZoneInfo) -> datetime:
     return datetime.combine(day, time(0), tzinfo=zone).astimezone(timezone.utc)
 
 
-def _callable_name(function: object) -> str:
+def callable_name(function: object) -> str:
     module = getattr(function, "__module__", None) or ""
     qualname = getattr(function, "__qualname__", None) or type(function).__name__
     return f"{module}.{qualname}" if module else qualname
 
 
-def _usd(amount: Decimal) -> str:
+def format_usd(amount: Decimal) -> str:
     """An exact amount without trailing zeros beyond cents: 12.5 -> '12.50', 0.000123 -> '0.000123'."""
     text = format(amount.normalize(), "f")
     whole, _, fraction = text.partition(".")

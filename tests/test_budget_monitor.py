@@ -1,0 +1,261 @@
+"""Budget evaluation: running sums seeded from the table, one alert per crossing, restarts, new
+windows, replays, duplicates, unpriced calls, the in-memory check and the budget_status view."""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from otel_llm_cost import Alert, Budget, BudgetMonitor, DuckDBStore
+from otel_llm_cost._alert_delivery import AlertDispatcher
+from otel_llm_cost.conventions import CallRecord
+from otel_llm_cost.pricing import Cost
+
+NOON = datetime(2026, 3, 10, 12, 0, tzinfo=timezone.utc)
+_ids = itertools.count(1)
+
+
+class Clock:
+    """The monitor's idea of now, moved by the test instead of by sleeping."""
+
+    def __init__(self, now: datetime = NOON) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def call(amount: str | None, *, at: datetime = NOON, duplicate: bool = False, **fields: Any) -> tuple[CallRecord, Cost]:
+    ns = int(at.timestamp()) * 1_000_000_000
+    record_fields: dict[str, Any] = {
+        "trace_id": "0af7651916cd43dd8448eb211c80319c", "span_id": f"{next(_ids):016x}", "parent_span_id": None,
+        "start_time_ns": ns, "end_time_ns": ns + 1_000_000, "span_name": "chat", "service_name": "svc",
+        "environment": "prod", "provider": "openai", "operation": "chat", "request_model": "gpt-4o",
+        "response_model": "gpt-4o-2024-08-06", "response_id": None, "input_tokens": 10, "output_tokens": 5,
+        "cache_read_tokens": None, "cache_write_tokens": None, "reasoning_tokens": None, "user_id": "u1",
+        "conversation_id": "c1", "agent_name": None, "status_code": "OK", "error_type": None,
+        "reported_cost_usd": None,
+    }  # fmt: skip
+    record_fields.update(fields)
+    record = CallRecord(**record_fields)
+    if duplicate:
+        record.duplicate_of = ("0" * 32, "0" * 16)
+    cost = (
+        Cost("priced", cost_usd=Decimal(amount), priced_provider="openai", priced_model="gpt-4o")
+        if amount is not None
+        else Cost("unknown_model", pricing_detail="no price")
+    )
+    return record, cost
+
+
+class Harness:
+    """A store, a monitor and what its callback channel received."""
+
+    def __init__(self, path: str, budgets: list[Budget], clock: Clock) -> None:
+        self.path, self.budgets, self.clock = path, budgets, clock
+        self.alerts: list[Alert] = []
+        self.open()
+
+    def open(self) -> None:
+        self.store = DuckDBStore(self.path)
+        self.dispatcher = AlertDispatcher(backoff_s=0.01)
+        budgets = [dataclasses.replace(b, channels=(self.alerts.append,)) for b in self.budgets]
+        self.monitor = BudgetMonitor(budgets, clock=self.clock, dispatcher=self.dispatcher)
+
+    def write(self, *rows: tuple[CallRecord, Cost]) -> int:
+        inserted = self.store.write_batch(list(rows))
+        self.monitor.observe(self.store, list(rows), inserted)
+        assert self.dispatcher.force_flush(10)
+        return inserted
+
+    def restart(self) -> None:
+        self.close()
+        self.open()
+
+    def close(self) -> None:
+        self.monitor.shutdown(10)
+        self.store.close()
+
+    def fired(self) -> list[tuple[str, int, Decimal]]:
+        return [(a.budget, a.threshold_pct, a.spend_usd) for a in self.alerts]
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def harness(tmp_path: Path, clock: Clock) -> Iterator[Harness]:
+    budgets = [Budget("u1-daily", Decimal("1.00"), scope="user", value="u1", period="day", thresholds_pct=(50, 100))]
+    h = Harness(str(tmp_path / "b.duckdb"), budgets, clock)
+    yield h
+    h.close()
+
+
+def make(tmp_path: Path, clock: Clock, *budgets: Budget) -> Harness:
+    return Harness(str(tmp_path / "b.duckdb"), list(budgets), clock)
+
+
+def test_exactly_one_alert_per_crossing(harness: Harness) -> None:
+    harness.write(call("0.30"))
+    assert harness.fired() == []
+    harness.write(call("0.30"))
+    assert harness.fired() == [("u1-daily", 50, Decimal("0.60"))]
+    harness.write(call("0.10"), call("0.05"))
+    assert harness.fired() == [("u1-daily", 50, Decimal("0.60"))]
+    harness.write(call("0.40"))
+    assert harness.fired() == [("u1-daily", 50, Decimal("0.60")), ("u1-daily", 100, Decimal("1.15"))]
+    harness.write(call("5"))
+    assert len(harness.alerts) == 2
+    alert = harness.alerts[1]
+    assert (alert.window_start, alert.window_end) == (
+        datetime(2026, 3, 10, tzinfo=timezone.utc),
+        datetime(2026, 3, 11, tzinfo=timezone.utc),
+    )
+    assert alert.summary() == "Budget 'u1-daily' (user=u1, day) crossed 100%: $1.15 of $1.00 (115.00%)"
+    rows = harness.store.con.execute(
+        "SELECT threshold_pct, spend_usd FROM llm_budget_alerts ORDER BY threshold_pct"
+    ).fetchall()
+    assert rows == [(50, Decimal("0.60")), (100, Decimal("1.15"))]
+
+
+def test_one_batch_crossing_two_thresholds_fires_both(harness: Harness) -> None:
+    harness.write(call("0.70"), call("0.70"))
+    assert harness.fired() == [("u1-daily", 50, Decimal("1.40")), ("u1-daily", 100, Decimal("1.40"))]
+
+
+def test_a_restart_does_not_fire_again_and_seeds_from_the_table(harness: Harness) -> None:
+    harness.write(call("0.60"))
+    assert len(harness.alerts) == 1
+    harness.restart()
+    harness.write(call("0.01"))
+    assert len(harness.alerts) == 1  # 50 % fired before the restart
+    [status] = harness.monitor.status()
+    assert (status.spend_usd, status.fired_thresholds_pct) == (Decimal("0.61"), (50,))
+    harness.write(call("0.39"))
+    assert harness.fired()[-1] == ("u1-daily", 100, Decimal("1.00"))
+
+
+def test_a_new_window_resets_and_fires_again(harness: Harness, clock: Clock) -> None:
+    harness.write(call("0.60"))
+    clock.now = NOON + timedelta(days=1)
+    harness.write(call("0.20", at=clock.now))
+    assert len(harness.alerts) == 1
+    [status] = harness.monitor.status()
+    assert (status.window_start, status.spend_usd) == (datetime(2026, 3, 11, tzinfo=timezone.utc), Decimal("0.20"))
+    harness.write(call("0.35", at=clock.now))
+    assert harness.fired()[-1] == ("u1-daily", 50, Decimal("0.55"))
+    assert harness.alerts[-1].window_start == datetime(2026, 3, 11, tzinfo=timezone.utc)
+
+
+def test_calls_outside_the_scope_or_window_do_not_count(harness: Harness) -> None:
+    harness.write(call("0.90", user_id="u2"), call("0.90", at=NOON - timedelta(days=1)), call("0.90", duplicate=True))
+    [status] = harness.monitor.status()
+    assert (status.spend_usd, status.unpriced_calls) == (Decimal(0), 0)
+    assert harness.alerts == []
+
+
+def test_a_replayed_batch_is_counted_once(harness: Harness) -> None:
+    rows = [call("0.30"), call("0.10")]
+    assert harness.write(*rows) == 2
+    assert harness.write(*rows, call("0.05")) == 1
+    [status] = harness.monitor.status()
+    assert status.spend_usd == Decimal("0.45")
+
+
+def test_unpriced_calls_are_counted_beside_the_spend(harness: Harness) -> None:
+    harness.write(call(None), call(None), call("0.60"))
+    [status] = harness.monitor.status()
+    assert (status.spend_usd, status.unpriced_calls) == (Decimal("0.60"), 2)
+    assert harness.alerts[0].unpriced_calls == 2
+    assert harness.alerts[0].summary().endswith("(60.00%); 2 unpriced calls not included")
+
+
+def test_scopes_match_as_documented(tmp_path: Path, clock: Clock) -> None:
+    h = make(
+        tmp_path, clock,
+        Budget("all", Decimal(100)),
+        Budget("priced-model", Decimal(100), scope="model", value="gpt-4o"),
+        Budget("response-model", Decimal(100), scope="model", value="gpt-4o-2024-08-06"),
+        Budget("provider", Decimal(100), scope="provider", value="openai"),
+        Budget("service", Decimal(100), scope="service", value="svc"),
+        Budget("env", Decimal(100), scope="environment", value="staging"),
+        Budget("conv", Decimal(100), scope="conversation", value="c1"),
+        Budget("agent", Decimal(100), scope="tag", tag="agent_name", value="planner"),
+        Budget("tier", Decimal(100), scope="tag", tag="user.tier", value="gold"),
+    )  # fmt: skip
+    try:
+        h.write(
+            call("1", agent_name="planner"),
+            call("2", environment="staging", attributes='{"user.tier": "gold"}'),
+            call("4", service_name="other", conversation_id="c2", attributes='{"user.tier": "silver"}'),
+        )
+        spend = {s.budget: s.spend_usd for s in h.monitor.status()}
+        assert spend == {
+            "all": 7, "priced-model": 7, "response-model": 7, "provider": 7, "service": 3, "env": 2, "conv": 3,
+            "agent": 1, "tier": 2,
+        }  # fmt: skip
+        # The view applies the same rules to the same rows (given the same window).
+        windows = {s.budget: (s.window_start, s.window_end) for s in h.monitor.status()}
+        from otel_llm_cost._budget_sql import seed_windows
+
+        budgets = {b.name: b for b in h.budgets}
+        seeded = seed_windows(h.store.con, [(budgets[n], *windows[n]) for n in budgets])
+        assert {n: s for n, (s, _) in seeded.items()} == spend
+    finally:
+        h.close()
+
+
+def test_check_budget_reads_memory(harness: Harness, clock: Clock) -> None:
+    assert harness.monitor.check(user="u1").allowed  # nothing loaded yet: nothing to exceed
+    harness.write(call("0.75"))
+    decision = harness.monitor.check(user="u1", model="gpt-4o")
+    assert (decision.allowed, decision.exceeded, decision.remaining_usd) == (True, (), Decimal("0.25"))
+    assert harness.monitor.check(user="u2").remaining_usd is None
+    harness.write(call("0.25"))
+    decision = harness.monitor.check(user="u1")
+    assert (decision.allowed, decision.exceeded, decision.remaining_usd) == (False, ("u1-daily",), Decimal("0.00"))
+    clock.now = NOON + timedelta(days=1)  # a new day, before any batch of it
+    assert harness.monitor.check(user="u1").allowed
+    [status] = harness.monitor.status()
+    assert (status.spend_usd, status.window_start) == (Decimal(0), datetime(2026, 3, 11, tzinfo=timezone.utc))
+
+
+def test_projection_and_percent(harness: Harness, clock: Clock) -> None:
+    clock.now = datetime(2026, 3, 10, 6, 0, tzinfo=timezone.utc)  # a quarter of the day gone
+    harness.write(call("0.10", at=clock.now))
+    [status] = harness.monitor.status()
+    assert (status.percent, status.projected_usd) == (Decimal("10.00"), Decimal("0.400000000"))
+
+
+def test_budget_status_view_matches(tmp_path: Path) -> None:
+    now = datetime.now(timezone.utc)
+    h = make(tmp_path, Clock(now), Budget("all-time", Decimal("2"), period="total", thresholds_pct=(25,)))
+    try:
+        h.write(call("0.5", at=now), call(None, at=now), call("0.25", at=now, duplicate=True))
+        [row] = h.store.con.execute(
+            "SELECT spend_usd, limit_usd, percent, projected_usd, calls, unpriced_calls, last_alert_threshold_pct"
+            " FROM budget_status"
+        ).fetchall()
+        assert row == (Decimal("0.5"), Decimal(2), Decimal("25.00"), None, 2, 1, 25)
+    finally:
+        h.close()
+
+
+def test_code_budgets_replace_earlier_code_budgets(tmp_path: Path, clock: Clock) -> None:
+    h = make(tmp_path, clock, Budget("a", Decimal(1)), Budget("b", Decimal(1)))
+    h.write(call("0.1"))
+    h.budgets = [Budget("b", Decimal(2))]
+    h.restart()
+    h.write(call("0.1"))
+    rows = h.store.con.execute("SELECT name, limit_usd, source FROM llm_budgets").fetchall()
+    assert rows == [("b", Decimal(2), "code")]
+    h.close()
