@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
+from conftest import chat_attributes, query
 from opentelemetry.sdk._logs import LoggerProvider
 from opentelemetry.sdk._logs.export import InMemoryLogRecordExporter, SimpleLogRecordProcessor
 from opentelemetry.sdk.resources import Resource
@@ -28,7 +29,6 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from otel_llm_cost import Alert, Budget, BudgetMonitor, LLMCostSpanProcessor, SmtpSettings
 from otel_llm_cost._alert_channels import EmailChannel, OtelLogChannel, SpanEventChannel, WebhookChannel, mask_url
 from otel_llm_cost._alert_delivery import AlertDispatcher
-from conftest import chat_attributes, query
 
 SECRET = "T000/B000/s3cr3t-token"
 ALERT = Alert(
@@ -146,7 +146,7 @@ def test_generic_webhook_payload(webhook: Webhook) -> None:
         "3 unpriced calls not included",
     }
     [outcome] = dispatcher.take_outcomes()
-    assert outcome[3:8] == ("webhook", "http://127.0.0.1:%d/***" % webhook.server.server_address[1], True, 1, None)
+    assert outcome[3:8] == ("webhook", f"http://127.0.0.1:{webhook.server.server_address[1]}/***", True, 1, None)
 
 
 def test_slack_payload(webhook: Webhook) -> None:

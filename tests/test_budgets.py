@@ -49,7 +49,7 @@ UTC = timezone.utc
         (
             {"channels": ("pager:123",)},
             "budget 'b': unknown channel 'pager'; use one of webhook, slack, email, otel_log, span_event",
-        ),  # fmt: skip
+        ),
         (
             {"channels": ("slack:hooks.slack.com",)},
             "budget 'b': channel slack needs an http(s) URL, e.g. slack:https://...",
@@ -202,7 +202,7 @@ def test_cli_add_list_status_remove(db_path: str) -> None:
             ("--limit", "5", "--scope", "team"),
             "Error: budget 'b': unknown scope 'team'; use one of global, provider, "
             "model, service, environment, user, conversation, tag\n",
-        ),  # fmt: skip
+        ),
         (("--limit", "5", "--threshold", "50,1200"), "Error: budget 'b': threshold 1200 % is outside 1 to 1000 %\n"),
     ],
 )

@@ -33,8 +33,10 @@ NAMES = [
     "0005_test_id",
     "0006_captured_attributes",
     "0007_ingest_health",
+    "0011_budgets",
 ]
 VIEWS = [
+    "budget_status",
     "llm_cost_by_agent_run",
     "llm_cost_by_conversation",
     "llm_cost_by_test",
@@ -82,7 +84,7 @@ def schema(con: duckdb.DuckDBPyConnection) -> dict[str, list[tuple[Any, ...]]]:
 
 def test_packaged_migrations_load_in_order() -> None:
     migrations = load_migrations()
-    assert [(m.number, m.name) for m in migrations] == list(enumerate(NAMES, start=1))
+    assert [(m.number, m.name) for m in migrations] == [(int(name[:4]), name) for name in NAMES]
     for m in migrations:
         assert "ALTER TABLE" in m.up_sql or "CREATE TABLE" in m.up_sql
         assert m.down_sql.strip()
@@ -158,13 +160,14 @@ def test_migrate_applies_all_then_nothing() -> None:
     assert migrate(con) == [f"up {name}" for name in NAMES]
     assert applied(con) == NAMES
     assert pending(con) == []
-    assert tables(con) == [MIGRATIONS_TABLE, "llm_agent_runs", "llm_calls", "llm_ingest_health", "model_prices"]
+    assert tables(con) == [MIGRATIONS_TABLE, "llm_agent_runs", "llm_budget_alerts", "llm_budget_deliveries",
+                           "llm_budgets", "llm_calls", "llm_ingest_health", "model_prices"]  # fmt: skip
     assert views(con) == VIEWS
     recorded = con.execute(f"SELECT name, number, applied_at IS NOT NULL FROM {MIGRATIONS_TABLE} ORDER BY number")
     assert recorded.fetchall() == [("0001_initial", 1, True), ("0002_reported_cost", 2, True),
                                    ("0003_call_details", 3, True), ("0004_agent_runs", 4, True),
                                    ("0005_test_id", 5, True), ("0006_captured_attributes", 6, True),
-                                   ("0007_ingest_health", 7, True)]  # fmt: skip
+                                   ("0007_ingest_health", 7, True), ("0011_budgets", 11, True)]  # fmt: skip
     # Applying twice is a no-op that still (re)creates the views.
     assert migrate(con) == []
     assert views(con) == VIEWS
@@ -254,7 +257,7 @@ def test_database_from_a_newer_version_is_refused() -> None:
 @pytest.mark.parametrize("to", [-1, 8, 99])
 def test_unknown_target_is_refused(to: int) -> None:
     con = duckdb.connect()
-    with pytest.raises(MigrationError, match=r"no migration numbered .* \(known: 0 to 0007\)"):
+    with pytest.raises(MigrationError, match=r"no migration numbered .* \(known: 0 to 0011\)"):
         migrate(con, to=to)
     assert tables(con) == []
 
@@ -276,15 +279,15 @@ def test_migrate_down_and_up_step_by_step() -> None:
     assert applied(con) == ["0001_initial"]
     # Views that need only 0001 exist at version 1 and can be queried; the agent-run view needs 0004
     # and the by-test view 0005.
-    at_v1 = [v for v in VIEWS if v not in ("llm_cost_by_agent_run", "llm_cost_by_test")]
+    at_v1 = [v for v in VIEWS if v not in ("llm_cost_by_agent_run", "llm_cost_by_test", "budget_status")]
     assert views(con) == at_v1
     for view in at_v1:
         assert con.execute(f"SELECT count(*) FROM {view}").fetchone() == (0,)
     assert migrate(con, to=5) == ["up 0002_reported_cost", "up 0003_call_details", "up 0004_agent_runs",
                                   "up 0005_test_id"]  # fmt: skip
-    assert views(con) == VIEWS
+    assert views(con) == [v for v in VIEWS if v != "budget_status"]  # budget_status needs 0011
     assert migrate(con, to=4) == ["down 0005_test_id"]
-    assert views(con) == [v for v in VIEWS if v != "llm_cost_by_test"]
+    assert views(con) == [v for v in VIEWS if v not in ("llm_cost_by_test", "budget_status")]
     assert "test_id" not in [r[0] for r in con.execute("DESCRIBE llm_calls").fetchall()]
     assert migrate(con, to=3) == ["down 0004_agent_runs"]
     assert views(con) == at_v1
@@ -490,6 +493,8 @@ def test_golden_schema() -> None:
     assert primary_keys == [
         (MIGRATIONS_TABLE, ["name"]),
         ("llm_agent_runs", ["trace_id", "span_id"]),
+        ("llm_budget_alerts", ["budget_name", "window_start", "threshold_pct"]),
+        ("llm_budgets", ["name"]),
         ("llm_calls", ["trace_id", "span_id"]),
         ("llm_ingest_health", ["process_key"]),
         ("model_prices", ["price_id"]),

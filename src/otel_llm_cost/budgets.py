@@ -27,7 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal, InvalidOperation
-from typing import Final
+from typing import Final, NamedTuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 SCOPES: Final = ("global", "provider", "model", "service", "environment", "user", "conversation", "tag")
@@ -214,10 +214,12 @@ class Budget:
         return [c if isinstance(c, str) else f"callback:{callable_name(c)}" for c in self.channels]
 
 
-@dataclass(frozen=True)
-class BudgetDecision:
+class BudgetDecision(NamedTuple):
     """What :meth:`LLMCostSpanProcessor.check_budget` answers. ``allowed`` is False when a matching
-    budget's spend in its current window has reached its limit; the processor never blocks a call itself."""
+    budget's spend in its current window has reached its limit; the processor never blocks a call itself.
+
+    A NamedTuple rather than a frozen dataclass: it is built on the application's thread before
+    each checked call, and a tuple is built several times faster."""
 
     allowed: bool
     exceeded: tuple[str, ...] = ()  #: names of the matching budgets at or over their limit
