@@ -1,6 +1,6 @@
 """Benchmark harness for otel-llm-cost: ``make bench`` or ``.venv/bin/python benchmarks/run.py [--quick]``.
 
-Five figures, each a ratio against a baseline measured in the same process and the same run,
+Six figures, each a ratio against a baseline measured in the same process and the same run,
 in interleaved rounds, reported as the median over rounds (see benchmarks/README.md):
 
 1. ``span.end()`` of an LLM span: LLMCostSpanProcessor vs the SDK's BatchSpanProcessor (no-op exporter).
@@ -9,6 +9,7 @@ in interleaved rounds, reported as the median over rounds (see benchmarks/README
 4. Pricing: ``Pricer().price(record)`` vs ``genai_prices.calc_price``, after checking equal totals.
 5. Views: each ``sql/views`` view over 1M generated calls (10M with ``--views-10m``) vs one
    aggregate scan of ``llm_calls``.
+6. ``check_budget()``, the in-memory pre-call budget check, vs one dict lookup.
 
 Results are printed as a table and written to ``benchmarks/results/latest.json``; ``--docs`` also
 writes the table, with the machine's description, as Markdown (``make bench``: docs/benchmarks.md). The exit status
