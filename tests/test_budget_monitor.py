@@ -259,3 +259,40 @@ def test_code_budgets_replace_earlier_code_budgets(tmp_path: Path, clock: Clock)
     rows = h.store.con.execute("SELECT name, limit_usd, source FROM llm_budgets").fetchall()
     assert rows == [("b", Decimal(2), "code")]
     h.close()
+
+
+def test_a_malformed_stored_budget_is_skipped_and_named(harness: Harness, caplog: pytest.LogCaptureFixture) -> None:
+    harness.store.con.execute(
+        "INSERT INTO llm_budgets (name, scope, scope_value, period, timezone, limit_usd, thresholds_pct, channels)"
+        " VALUES ('typo', 'user', 'u1', 'fortnight', 'UTC', 1, [100], '[]')"
+    )
+    harness.write(call("0.60"))
+    assert [s.budget for s in harness.monitor.status()] == ["u1-daily"]
+    assert "ignoring stored budget: budget 'typo': unknown period 'fortnight'" in caplog.text
+    assert harness.fired() == [("u1-daily", 50, Decimal("0.60"))]
+
+
+def test_a_broken_budget_table_costs_alerts_not_rows(harness: Harness, caplog: pytest.LogCaptureFixture) -> None:
+    harness.store.con.execute("DROP VIEW budget_status")
+    harness.store.con.execute("DROP TABLE llm_budget_alerts")
+    for _ in range(3):
+        assert harness.write(call("0.60")) == 1  # every row stored
+    assert harness.store.con.execute("SELECT count(*) FROM llm_calls").fetchone() == (3,)
+    assert harness.alerts == []
+    assert caplog.text.count("evaluating budgets failed") == 1  # once, not once per batch
+
+
+def test_an_alert_that_cannot_be_recorded_is_still_delivered(
+    harness: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    harness.write(call("0.10"))  # budgets loaded
+    harness.store.con.execute("DROP VIEW budget_status")
+    harness.store.con.execute("DROP TABLE llm_budget_alerts")
+    harness.write(call("0.50"))
+    assert harness.fired() == [("u1-daily", 50, Decimal("0.60"))]  # a missed alert is worse than a repeat
+    assert "could not record budget alert 'u1-daily' at 50%" in caplog.text
+
+
+def test_secrets_stay_out_of_the_repr() -> None:
+    budget = Budget("b", Decimal(1), channels=("slack:https://hooks.slack.com/services/T0/B0/SECRET",))
+    assert "SECRET" not in repr(budget)

@@ -99,6 +99,15 @@ class AlertDispatcher(QueueWorker):
             logger.warning("budget alert delivery did not finish within %.1f s; %d pending", timeout_s,
                            len(self._queue))  # fmt: skip
 
+    def reset_after_fork(self) -> None:
+        """In a forked child: the parent's pending alerts stay with the parent; a new thread."""
+        self._queue = deque()
+        self._outcomes = deque()
+        self._stop = threading.Event()
+        self.stats = DeliveryStats()
+        if not self._closed:
+            self._init_worker("otel-llm-cost-alerts")
+
     def _drain(self) -> None:
         while self._queue:
             alert, channel = self._queue.popleft()

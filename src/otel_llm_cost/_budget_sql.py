@@ -4,6 +4,7 @@ persist fired alerts and delivery outcomes. Values always go in as parameters.""
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from decimal import Decimal
@@ -11,8 +12,9 @@ from typing import Any
 
 import duckdb
 
-from otel_llm_cost.budgets import SCOPE_FIELDS, TAG_COLUMNS, Alert, Budget
+from otel_llm_cost.budgets import SCOPE_FIELDS, TAG_COLUMNS, Alert, Budget, BudgetError
 
+logger = logging.getLogger(__name__)
 _COLUMNS = "name, scope, scope_value, tag_key, period, timezone, limit_usd, thresholds_pct, channels, source"
 
 
@@ -43,8 +45,12 @@ def load_budgets(con: duckdb.DuckDBPyConnection) -> list[tuple[Budget, str]]:
     result = []
     for name, scope, value, tag, period, zone, limit, thresholds, channels, source in rows:
         specs = tuple(c for c in json.loads(channels) if not c.startswith("callback:"))
-        budget = Budget(name, limit, scope=scope, value=value, tag=tag, period=period, timezone=zone,
-                        thresholds_pct=tuple(thresholds), channels=specs)  # fmt: skip
+        try:
+            budget = Budget(name, limit, scope=scope, value=value, tag=tag, period=period, timezone=zone,
+                            thresholds_pct=tuple(thresholds), channels=specs)  # fmt: skip
+        except BudgetError as exc:  # a row written by hand, or a zone this machine lacks: skip it, say so
+            logger.error("ignoring stored budget: %s", exc)
+            continue
         result.append((budget, source))
     return result
 

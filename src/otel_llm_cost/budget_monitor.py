@@ -111,6 +111,7 @@ class BudgetMonitor:
         self._global: list[_Window] = []
         self._attribute_tags: frozenset[str] = frozenset()
         self.alerts_fired = 0
+        self._last_error: str | None = None
 
     # -- the ingest worker -----------------------------------------------------------------------
 
@@ -120,8 +121,13 @@ class BudgetMonitor:
         Never raises: a budget failure is logged and costs the alert, never the batch."""
         try:
             self._observe(store, rows, inserted)
-        except Exception:
-            logger.exception("evaluating budgets failed for a batch of %d calls", len(rows))
+        except Exception as exc:
+            message = f"{type(exc).__name__}: {exc}"
+            if message != self._last_error:  # once per distinct error: a broken table must not flood the logs
+                logger.exception("evaluating budgets failed for a batch of %d calls", len(rows))
+                self._last_error = message
+        else:
+            self._last_error = None
 
     def _observe(self, store: DuckDBStore, rows: Sequence[tuple[CallRecord, Cost]], inserted: int) -> None:
         now = self._clock()
@@ -270,6 +276,14 @@ class BudgetMonitor:
         """Deliver pending alerts within ``timeout_s``, then stop the delivery thread."""
         if self._dispatcher is not None:
             self._dispatcher.shutdown(timeout_s)
+
+    def reset_after_fork(self) -> None:
+        """In a forked child: forget the parent's windows (the child writes its own file, or none)
+        and restart the delivery thread, which did not survive the fork."""
+        self._loaded = False
+        self._windows, self._index, self._global = {}, {}, []
+        if self._dispatcher is not None:
+            self._dispatcher.reset_after_fork()
 
     @property
     def delivery_stats(self) -> DeliveryStats:

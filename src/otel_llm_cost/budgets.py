@@ -156,7 +156,7 @@ class Budget:
     period: str = "month"
     timezone: str = "UTC"
     thresholds_pct: tuple[int, ...] = DEFAULT_THRESHOLDS_PCT
-    channels: tuple[Channel, ...] = ()
+    channels: tuple[Channel, ...] = field(default=(), repr=False)  # webhook URLs hold secrets: never in a repr
     zone: ZoneInfo = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:

@@ -373,6 +373,7 @@ class LLMCostSpanProcessor(QueueWorker, SpanProcessor):
         self._processed = 0
         self._dropped_queue_full = 0
         self.exporter.reset_after_fork()
+        self.budgets.reset_after_fork()
         if self.forwarder is not None:
             self.forwarder.reset_after_fork()
         if not self._closed:
