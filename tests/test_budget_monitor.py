@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import json
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
@@ -296,3 +297,52 @@ def test_an_alert_that_cannot_be_recorded_is_still_delivered(
 def test_secrets_stay_out_of_the_repr() -> None:
     budget = Budget("b", Decimal(1), channels=("slack:https://hooks.slack.com/services/T0/B0/SECRET",))
     assert "SECRET" not in repr(budget)
+
+
+def test_a_forked_child_watches_its_own_file_and_delivers(tmp_path: Path) -> None:
+    """A pre-fork server: the child's budgets start from its own file and its alerts are delivered
+    (the delivery thread is restarted in the child)."""
+    import subprocess
+    import sys
+
+    script = """
+import json, os, sys
+from decimal import Decimal
+from opentelemetry.sdk.trace import TracerProvider
+from otel_llm_cost import Budget, LLMCostSpanProcessor
+
+def alert(a):
+    line = {"pid": os.getpid(), "threshold": a.threshold_pct, "spend": str(a.spend_usd.normalize())}
+    os.write(1, (json.dumps(line) + "\\n").encode())
+
+ATTRS = {"gen_ai.operation.name": "chat", "gen_ai.provider.name": "openai", "gen_ai.request.model": "gpt-4o-mini",
+         "gen_ai.usage.input_tokens": 1000, "gen_ai.usage.output_tokens": 100}
+provider = TracerProvider(shutdown_on_exit=False)
+processor = LLMCostSpanProcessor(db_path=sys.argv[1], flush_at_exit=False,
+                                 budgets=[Budget("b", Decimal("0.0005"), thresholds_pct=(50,), channels=(alert,))])
+provider.add_span_processor(processor)
+tracer = provider.get_tracer("t")
+
+def two_calls():
+    for _ in range(2):
+        tracer.start_span("chat", attributes=ATTRS).end()
+    assert processor.force_flush(10_000)
+    assert processor.budgets._dispatcher.force_flush(10)
+
+two_calls()  # the parent fires its alert, and has a delivery thread, before it forks
+pid = os.fork()
+if pid == 0:
+    two_calls()
+    processor.shutdown(10_000)
+    os._exit(0)
+os.waitpid(pid, 0)
+processor.shutdown(10_000)
+"""
+    result = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path / "cost-{pid}.duckdb")],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [(line["threshold"], line["spend"]) for line in lines] == [(50, "0.00042"), (50, "0.00042")]
+    assert len({line["pid"] for line in lines}) == 2
