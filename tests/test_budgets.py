@@ -216,7 +216,7 @@ def test_cli_sync(db_path: str, tmp_path: Path) -> None:
     path.write_text(TOML)
     assert run("budget", "sync", str(path), "--db", db_path) == (0, f"2 budgets from {path} declared.\n")
     path.write_text(TOML.split("[[budget]]")[0] + "[[budget]]" + TOML.split("[[budget]]")[2])
-    assert run("budget", "sync", str(path), "--db", db_path) == (0, f"1 budgets from {path} declared, 1 removed.\n")
+    assert run("budget", "sync", str(path), "--db", db_path) == (0, f"1 budget from {path} declared, 1 removed.\n")
     _, out = run("budget", "list", "--db", db_path, "--format", "json")
     assert [b["name"] for b in json.loads(out)] == ["acme"]
     code, out = run("budget", "sync", str(tmp_path / "none.toml"), "--db", db_path)

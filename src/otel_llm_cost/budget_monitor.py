@@ -20,13 +20,12 @@ swaps whole objects, and a window that has ended reads as empty.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import time
 from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
-from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Decimal
+from decimal import ROUND_DOWN, Decimal
 from pathlib import Path
 
 from otel_llm_cost import _budget_sql
@@ -34,33 +33,15 @@ from otel_llm_cost import environment_variables as env
 from otel_llm_cost._alert_channels import AlertChannel, SmtpSettings, make_channel
 from otel_llm_cost._alert_delivery import AlertDispatcher, DeliveryStats
 from otel_llm_cost._budget_file import load_budgets_file
-from otel_llm_cost.budgets import TAG_COLUMNS, Alert, Budget, BudgetDecision, BudgetError, BudgetStatus
+from otel_llm_cost._budget_windows import Window, WindowIndex
+from otel_llm_cost.budgets import Alert, Budget, BudgetDecision, BudgetError, BudgetStatus
 from otel_llm_cost.conventions import CallRecord
 from otel_llm_cost.pricing import Cost
 from otel_llm_cost.store import DuckDBStore
 
 logger = logging.getLogger(__name__)
 
-_QUANTUM = Decimal(1).scaleb(-18)  # llm_calls.cost_usd is DECIMAL(38, 18): sum what the table holds
 _CENT = Decimal("0.01")
-
-
-class _Window:
-    """One budget's current window and what it has counted."""
-
-    __slots__ = ("budget", "channels", "end", "end_ns", "end_s", "fired", "spend", "start", "start_ns", "unpriced")
-
-    def __init__(self, budget: Budget, channels: list[AlertChannel], start: datetime, end: datetime | None) -> None:
-        self.budget = budget
-        self.channels = channels
-        self.start = start
-        self.end = end
-        self.start_ns = _ns(start)
-        self.end_ns = _ns(end) if end is not None else None
-        self.end_s = end.timestamp() if end is not None else float("inf")
-        self.spend = Decimal(0)
-        self.unpriced = 0
-        self.fired: set[int] = set()
 
 
 class BudgetMonitor:
@@ -105,11 +86,8 @@ class BudgetMonitor:
         # check() only needs seconds: time.time() is several times cheaper than datetime.now().timestamp().
         self._now_s: Callable[[], float] = time.time if clock is None else lambda: self._clock().timestamp()
         self._loaded = False
-        self._windows: dict[str, _Window] = {}
-        # (scope key, value) -> windows: "user", "model", ... and "tag:NAME". Rebuilt on each seed.
-        self._index: dict[tuple[str, str], list[_Window]] = {}
-        self._global: list[_Window] = []
-        self._attribute_tags: frozenset[str] = frozenset()
+        self._windows: dict[str, Window] = {}
+        self._index = WindowIndex()  # rebuilt on each seed
         self.alerts_fired = 0
         self._last_error: str | None = None
 
@@ -141,7 +119,7 @@ class BudgetMonitor:
             if ended:
                 self._seed(store, ended, now)  # the new windows, this batch included
             if inserted:
-                self._add(rows, skip={b.name for b in ended})
+                self._index.count(rows, skip={b.name for b in ended})
         self._fire(store, now)
         self._write_outcomes(store.con)
 
@@ -170,25 +148,15 @@ class BudgetMonitor:
 
     def _seed(self, store: DuckDBStore, budgets: Sequence[Budget], now: datetime) -> None:
         con = store.con
-        windows = {b.name: _Window(b, self._channels(b), *b.window(now)) for b in budgets}
+        windows = {b.name: Window(b, self._channels(b), *b.window(now)) for b in budgets}
         sums = _budget_sql.seed_windows(con, [(w.budget, w.start, w.end) for w in windows.values()])
         fired = _budget_sql.fired_thresholds(con, list(windows))
         for name, window in windows.items():
             window.spend, window.unpriced = sums.get(name, (Decimal(0), 0))
             window.fired = {t for n, start, t in fired if n == name and start == window.start}
         merged = {**self._windows, **windows}
-        index: dict[tuple[str, str], list[_Window]] = {}
-        for window in merged.values():
-            budget = window.budget
-            if budget.scope != "global":
-                key = f"tag:{budget.tag}" if budget.scope == "tag" else budget.scope
-                index.setdefault((key, budget.value or ""), []).append(window)
-        # Whole objects swapped in: check() on other threads sees the old state or the new one.
-        self._attribute_tags = frozenset(
-            w.budget.tag for w in merged.values() if w.budget.tag is not None and w.budget.tag not in TAG_COLUMNS
-        )
-        self._global = [w for w in merged.values() if w.budget.scope == "global"]
-        self._index = index
+        # A new index, swapped in whole: check() on other threads sees the old state or the new one.
+        self._index = WindowIndex(merged.values())
         self._windows = merged
 
     def _channels(self, budget: Budget) -> list[AlertChannel]:
@@ -199,39 +167,6 @@ class BudgetMonitor:
             except Exception:  # e.g. malformed SMTP variables: the other channels still work
                 logger.exception("budget %r: channel %r is unusable", budget.name, _spec_label(spec))
         return channels
-
-    def _add(self, rows: Sequence[tuple[CallRecord, Cost]], *, skip: set[str]) -> None:
-        index, everywhere, tags = self._index, self._global, self._attribute_tags
-        for record, cost in rows:
-            if record.duplicate_of is not None:
-                continue
-            keys = {
-                ("provider", record.provider), ("provider", cost.priced_provider),
-                ("model", record.request_model), ("model", record.response_model), ("model", cost.priced_model),
-                ("service", record.service_name), ("environment", record.environment), ("user", record.user_id),
-                ("conversation", record.conversation_id),
-            }  # fmt: skip
-            for column in TAG_COLUMNS:
-                keys.add((f"tag:{column}", getattr(record, column)))
-            if tags and record.attributes:
-                attributes = json.loads(record.attributes)
-                for tag in tags:
-                    keys.add((f"tag:{tag}", _as_text(attributes.get(tag))))
-            matched = list(everywhere)
-            for key in keys:
-                if key[1] is not None:
-                    matched += index.get(key, ())  # type: ignore[arg-type]
-            start_ns = record.start_time_ns
-            amount = cost.cost_usd.quantize(_QUANTUM, ROUND_HALF_EVEN) if cost.cost_usd is not None else None
-            for window in matched:
-                if start_ns < window.start_ns or (skip and window.budget.name in skip):
-                    continue
-                if window.end_ns is not None and start_ns >= window.end_ns:
-                    continue
-                if amount is None:
-                    window.unpriced += 1
-                else:
-                    window.spend += amount
 
     def _fire(self, store: DuckDBStore, now: datetime) -> None:
         for window in self._windows.values():
@@ -281,7 +216,7 @@ class BudgetMonitor:
         """In a forked child: forget the parent's windows (the child writes its own file, or none)
         and restart the delivery thread, which did not survive the fork."""
         self._loaded = False
-        self._windows, self._index, self._global = {}, {}, []
+        self._windows, self._index = {}, WindowIndex()
         if self._dispatcher is not None:
             self._dispatcher.reset_after_fork()
 
@@ -307,14 +242,15 @@ class BudgetMonitor:
         always match). Reads memory only; never blocks."""
         now_s = self._now_s()
         index = self._index
-        matched = list(self._global)
+        by_key = index.by_key
+        matched = list(index.everywhere)
         for key in (("user", user), ("model", model), ("provider", provider), ("service", service),
                     ("environment", environment), ("conversation", conversation)):  # fmt: skip
             if key[1] is not None:
-                matched += index.get(key, ())  # type: ignore[arg-type]
+                matched += by_key.get(key, ())  # type: ignore[arg-type]
         if tags:
             for name, value in tags.items():
-                matched += index.get((f"tag:{name}", value), ())
+                matched += by_key.get((f"tag:{name}", value), ())
         if not matched:
             return BudgetDecision(True)
         exceeded: list[str] = []
@@ -373,18 +309,6 @@ class BudgetMonitor:
 
 def _utc_now() -> datetime:
     return datetime.now(timezone.utc)
-
-
-def _ns(instant: datetime) -> int:
-    delta = instant - datetime(1970, 1, 1, tzinfo=timezone.utc)
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1000
-
-
-def _as_text(value: object) -> str | None:
-    """A captured attribute as DuckDB's json_extract_string gives it."""
-    if value is None or isinstance(value, str):
-        return value
-    return json.dumps(value, separators=(",", ":"))
 
 
 def _spec_label(spec: object) -> str:

@@ -152,7 +152,8 @@ def sync_command(db_path: str, file: str) -> None:
         for name in dropped:
             _budget_sql.remove_budget(store.con, name)
         _budget_sql.save_budgets(store.con, budgets, source)
-    click.echo(f"{len(budgets)} budgets from {file} declared" + (f", {len(dropped)} removed" if dropped else "") + ".")
+    removed = f", {len(dropped)} removed" if dropped else ""
+    click.echo(f"{len(budgets)} budget{'' if len(budgets) == 1 else 's'} from {file} declared{removed}.")
 
 
 @budget_group.command("list")
