@@ -16,6 +16,7 @@ import pytest
 
 from otel_llm_cost import Alert, Budget, BudgetMonitor, DuckDBStore
 from otel_llm_cost._alert_delivery import AlertDispatcher
+from otel_llm_cost.budgets import EPOCH
 from otel_llm_cost.conventions import CallRecord
 from otel_llm_cost.pricing import Cost
 
@@ -239,14 +240,28 @@ def test_projection_and_percent(harness: Harness, clock: Clock) -> None:
 
 def test_budget_status_view_matches(tmp_path: Path) -> None:
     now = datetime.now(timezone.utc)
-    h = make(tmp_path, Clock(now), Budget("all-time", Decimal("2"), period="total", thresholds_pct=(25,)))
+    h = make(
+        tmp_path, Clock(now),
+        Budget("all-time", Decimal("2"), period="total", thresholds_pct=(25,)),
+        Budget("u2-today", Decimal("4"), scope="user", value="u2", period="day", timezone="Asia/Tokyo"),
+    )  # fmt: skip
     try:
         h.write(call("0.5", at=now), call(None, at=now), call("0.25", at=now, duplicate=True))
-        [row] = h.store.con.execute(
-            "SELECT spend_usd, limit_usd, percent, projected_usd, calls, unpriced_calls, last_alert_threshold_pct"
-            " FROM budget_status"
+        h.write(call("1", at=now, user_id="u2"), call("5", at=now - timedelta(days=2), user_id="u2"))
+        rows = h.store.con.execute(
+            "SELECT budget, spend_usd, limit_usd, percent, calls, unpriced_calls, last_alert_threshold_pct,"
+            " window_start, window_end FROM budget_status ORDER BY budget"
         ).fetchall()
-        assert row == (Decimal("0.5"), Decimal(2), Decimal("25.00"), None, 2, 1, 25)
+        tokyo = Budget("x", Decimal(1), period="day", timezone="Asia/Tokyo").window(now)
+        assert rows == [
+            ("all-time", Decimal("6.5"), Decimal(2), Decimal("325.00"), 4, 1, 25, EPOCH, None),
+            ("u2-today", Decimal(1), Decimal(4), Decimal("25.00"), 1, 0, None, *tokyo),
+        ]  # fmt: skip
+        # The projection is the spend so far stretched over the whole day: at least the spend, exact decimals.
+        [(projected,)] = h.store.con.execute(
+            "SELECT projected_usd FROM budget_status WHERE budget = 'u2-today'"
+        ).fetchall()
+        assert isinstance(projected, Decimal) and projected >= 1
     finally:
         h.close()
 
