@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import socket
 import threading
 from collections.abc import Iterator
@@ -15,6 +16,7 @@ from email import message_from_bytes
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import pytest
 from aiosmtpd.controller import Controller
@@ -27,7 +29,14 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from otel_llm_cost import Alert, Budget, BudgetMonitor, LLMCostSpanProcessor, SmtpSettings
-from otel_llm_cost._alert_channels import EmailChannel, OtelLogChannel, SpanEventChannel, WebhookChannel, mask_url
+from otel_llm_cost._alert_channels import (
+    EmailChannel,
+    OtelLogChannel,
+    SpanEventChannel,
+    WebhookChannel,
+    make_channel,
+    mask_url,
+)
 from otel_llm_cost._alert_delivery import AlertDispatcher
 
 SECRET = "T000/B000/s3cr3t-token"
@@ -312,3 +321,29 @@ def test_processor_end_to_end(tmp_path: Path, webhook: Webhook) -> None:
     deliveries = query(db, "SELECT channel, threshold_pct, delivered FROM llm_budget_deliveries ORDER BY ALL")
     assert deliveries == [("slack", 50, False), ("slack", 100, False), ("webhook", 50, True), ("webhook", 100, True)]
     assert query(db, "SELECT count(*) FROM llm_budget_alerts") == [(2,)]
+
+
+def test_smtp_settings_from_the_environment(smtp: tuple[Mailbox, int]) -> None:
+    mailbox, port = smtp
+    env = {
+        "OTEL_LLM_COST_SMTP_HOST": "127.0.0.1",
+        "OTEL_LLM_COST_SMTP_PORT": str(port),
+        "OTEL_LLM_COST_SMTP_SECURITY": "NONE",
+        "OTEL_LLM_COST_SMTP_FROM": "alerts@example.com",
+        "OTEL_LLM_COST_SMTP_PASSWORD": "hunter2",
+    }
+    with mock.patch.dict(os.environ, env):
+        settings = SmtpSettings.from_env()
+        assert (settings.host, settings.effective_port, settings.security, settings.sender) == (
+            "127.0.0.1", port, "none", "alerts@example.com"
+        )  # fmt: skip
+        assert "hunter2" not in repr(settings)
+        channel = make_channel("email:ops@example.com", None)  # settings read from the environment
+    deliver(channel)
+    assert [m[0] for m in mailbox.messages] == ["alerts@example.com"]
+    assert SmtpSettings(security="ssl").effective_port == 465 and SmtpSettings().effective_port == 587
+    bad_port = pytest.raises(ValueError, match="OTEL_LLM_COST_SMTP_PORT='smtp' is not a port number")
+    with mock.patch.dict(os.environ, {"OTEL_LLM_COST_SMTP_PORT": "smtp"}), bad_port:
+        SmtpSettings.from_env()
+    with pytest.raises(ValueError, match="SMTP security must be one of starttls, ssl, none, got 'tls'"):
+        SmtpSettings(security="tls")
