@@ -9,7 +9,7 @@ Lookups are by (scope key, value): ``("user", "u1")``, ``("model", "gpt-4o")``,
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timezone
 from decimal import ROUND_HALF_EVEN, Decimal
 
@@ -40,6 +40,17 @@ class Window:
         self.fired: set[int] = set()
 
 
+# What each scope compares, read off a stored row (any of the values equal to the budget's matches).
+_ROW_VALUES: dict[str, Callable[[CallRecord, Cost], tuple[str | None, ...]]] = {
+    "provider": lambda r, c: (r.provider, c.priced_provider),
+    "model": lambda r, c: (r.request_model, r.response_model, c.priced_model),
+    "service": lambda r, c: (r.service_name,),
+    "environment": lambda r, c: (r.environment,),
+    "user": lambda r, c: (r.user_id,),
+    "conversation": lambda r, c: (r.conversation_id,),
+}
+
+
 class WindowIndex:
     """Windows by what their budget matches."""
 
@@ -47,6 +58,7 @@ class WindowIndex:
         self.by_key: dict[tuple[str, str], list[Window]] = {}
         self.everywhere: list[Window] = []  # global budgets
         tags: set[str] = set()
+        scopes: set[str] = set()
         for window in windows:
             budget = window.budget
             if budget.scope == "global":
@@ -54,34 +66,45 @@ class WindowIndex:
                 continue
             key = f"tag:{budget.tag}" if budget.scope == "tag" else budget.scope
             self.by_key.setdefault((key, budget.value or ""), []).append(window)
+            scopes.add(key)
             if budget.tag is not None and budget.tag not in TAG_COLUMNS:
                 tags.add(budget.tag)
-        # Tags that are captured attributes: only then is a row's attributes JSON parsed.
+        # Only the scopes some budget uses are read off each row; captured attributes (JSON) are
+        # parsed only when a tag budget names one.
+        self._row_values = [(scope, _ROW_VALUES[scope]) for scope in _ROW_VALUES if scope in scopes]
+        self._tag_columns = [(f"tag:{c}", c) for c in TAG_COLUMNS if f"tag:{c}" in scopes]
         self.attribute_tags = frozenset(tags)
+
+    def __bool__(self) -> bool:
+        return bool(self.by_key or self.everywhere)
 
     def count(self, rows: Sequence[tuple[CallRecord, Cost]], *, skip: set[str]) -> None:
         """Add each row's cost (or, unpriced, its count) to the windows it falls in, except the
         windows of the budgets in ``skip``. Duplicate spans are not counted."""
+        if not self:
+            return
         by_key, everywhere, tags = self.by_key, self.everywhere, self.attribute_tags
         for record, cost in rows:
             if record.duplicate_of is not None:
                 continue
-            keys = {
-                ("provider", record.provider), ("provider", cost.priced_provider),
-                ("model", record.request_model), ("model", record.response_model), ("model", cost.priced_model),
-                ("service", record.service_name), ("environment", record.environment), ("user", record.user_id),
-                ("conversation", record.conversation_id),
-            }  # fmt: skip
-            for column in TAG_COLUMNS:
-                keys.add((f"tag:{column}", getattr(record, column)))
+            matched = list(everywhere)
+            for scope, values in self._row_values:
+                # A set: provider and priced_provider are often the same name, counted once.
+                for value in set(values(record, cost)):
+                    if value is not None:
+                        matched += by_key.get((scope, value), ())
+            for key, column in self._tag_columns:
+                value = getattr(record, column)
+                if value is not None:
+                    matched += by_key.get((key, value), ())
             if tags and record.attributes:
                 attributes = json.loads(record.attributes)
                 for tag in tags:
-                    keys.add((f"tag:{tag}", _as_text(attributes.get(tag))))
-            matched = list(everywhere)
-            for key in keys:
-                if key[1] is not None:
-                    matched += by_key.get(key, ())  # type: ignore[arg-type]
+                    text = _as_text(attributes.get(tag))
+                    if text is not None:
+                        matched += by_key.get((f"tag:{tag}", text), ())
+            if not matched:
+                continue
             start_ns = record.start_time_ns
             amount = cost.cost_usd.quantize(_QUANTUM, ROUND_HALF_EVEN) if cost.cost_usd is not None else None
             for window in matched:
