@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from otel_llm_cost._alert_channels import SmtpSettings
+    from otel_llm_cost._alert_delivery import AlertDispatcher
     from otel_llm_cost._install import install
     from otel_llm_cost.budget_monitor import BudgetMonitor
     from otel_llm_cost.budgets import Alert, Budget, BudgetDecision, BudgetStatus
@@ -28,7 +29,8 @@ if TYPE_CHECKING:
 __version__ = _metadata_version("otel_llm_cost")
 __all__ = (
     "LLMCostSpanProcessor", "CostExporter", "DuckDBStore", "Pricer", "install", "migrate",
-    "Budget", "BudgetMonitor", "BudgetDecision", "BudgetStatus", "Alert", "SmtpSettings", "__version__",
+    "Budget", "BudgetMonitor", "BudgetDecision", "BudgetStatus", "Alert", "SmtpSettings", "AlertDispatcher",
+    "__version__",
 )  # fmt: skip
 
 _MODULE_OF = {
@@ -44,6 +46,7 @@ _MODULE_OF = {
     "Alert": "otel_llm_cost.budgets",
     "BudgetMonitor": "otel_llm_cost.budget_monitor",
     "SmtpSettings": "otel_llm_cost._alert_channels",
+    "AlertDispatcher": "otel_llm_cost._alert_delivery",
 }
 
 
