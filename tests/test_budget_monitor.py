@@ -361,3 +361,24 @@ processor.shutdown(10_000)
     lines = [json.loads(line) for line in result.stdout.splitlines()]
     assert [(line["threshold"], line["spend"]) for line in lines] == [(50, "0.00042"), (50, "0.00042")]
     assert len({line["pid"] for line in lines}) == 2
+
+
+def test_a_check_before_the_first_batch_loads_the_budgets(tmp_path: Path) -> None:
+    """After a restart the spend is in the file: the first check asks the worker to load it, and
+    the checks after that see it, before any span of the new process is written."""
+    from otel_llm_cost import LLMCostSpanProcessor
+
+    path = str(tmp_path / "restart.duckdb")
+    budget = Budget("u1-total", Decimal("1"), scope="user", value="u1", period="total")
+    with DuckDBStore(path) as store:
+        rows = [call("1.50")]
+        BudgetMonitor([budget]).observe(store, rows, store.write_batch(rows))
+    processor = LLMCostSpanProcessor(db_path=path, budgets=[budget], flush_at_exit=False)
+    try:
+        assert processor.check_budget(user="u1").allowed  # not loaded yet: the worker is asked to
+        assert processor.force_flush(10_000)  # the worker has drained since
+        decision = processor.check_budget(user="u1")
+        assert (decision.allowed, decision.exceeded, decision.remaining_usd) == (False, ("u1-total",), Decimal("-0.5"))
+        assert processor.check_budget(user="u2").allowed
+    finally:
+        processor.shutdown()

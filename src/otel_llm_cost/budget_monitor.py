@@ -93,6 +93,8 @@ class BudgetMonitor:
         self._index = WindowIndex()  # rebuilt on each seed
         self.alerts_fired = 0
         self._last_error: str | None = None
+        self._load_requested = False
+        self._request_load: Callable[[], None] | None = None  # wakes the ingest worker (set by the processor)
 
     # -- the ingest worker -----------------------------------------------------------------------
 
@@ -215,10 +217,20 @@ class BudgetMonitor:
         if self._dispatcher is not None:
             self._dispatcher.shutdown(timeout_s)
 
+    def load_on_request(self, wake_worker: Callable[[], None]) -> None:
+        """Have the first :meth:`check` before any batch call ``wake_worker``, whose worker then
+        calls :meth:`observe` with no rows (see ``CostExporter.load_budgets``)."""
+        self._request_load = wake_worker
+
+    @property
+    def load_requested(self) -> bool:
+        """A check asked for the budgets, and they are not loaded yet."""
+        return self._load_requested and not self._loaded
+
     def reset_after_fork(self) -> None:
         """In a forked child: forget the parent's windows (the child writes its own file, or none)
         and restart the delivery thread, which did not survive the fork."""
-        self._loaded = False
+        self._loaded = self._load_requested = False
         self._windows, self._index = {}, WindowIndex()
         if self._dispatcher is not None:
             self._dispatcher.reset_after_fork()
@@ -243,6 +255,10 @@ class BudgetMonitor:
     ) -> BudgetDecision:
         """Whether a call with these attributes is within every matching budget (global ones
         always match). Reads memory only; never blocks."""
+        if not self._loaded and not self._load_requested and self._request_load is not None:
+            # Budgets load with the first batch; an application that checks first asks for them now.
+            self._load_requested = True
+            self._request_load()
         # Unrolled rather than looped over (name, value) pairs: this runs before each checked call.
         now_s = self._now_s()
         index = self._index

@@ -177,6 +177,18 @@ class CostExporter(SpanExporter):
             self._write_health(store)
         return True
 
+    def load_budgets(self) -> None:
+        """Open the store and load the budgets before the first batch (a budget check asked)."""
+        if self._budgets is None:
+            return
+        with self._lock:
+            try:
+                store = self._ensure_store()
+            except Exception as exc:
+                self._report_store_error(exc)
+                return
+            self._budgets.observe(store, [], 0)  # never raises
+
     def _write_health(self, store: DuckDBStore) -> None:
         if self._health is None:
             return

@@ -228,6 +228,7 @@ class LLMCostSpanProcessor(QueueWorker, SpanProcessor):
         self._dropped_queue_full = 0
         self._processed = 0
         self._init_worker("otel-llm-cost-worker")
+        self.budgets.load_on_request(lambda: self._wake.set())  # late-bound: a forked child has a new event
 
         # Weak references: registering the bound methods would keep every processor alive forever.
         weak_self = weakref.ref(self)
@@ -357,6 +358,8 @@ class LLMCostSpanProcessor(QueueWorker, SpanProcessor):
         self.exporter.close_store()
 
     def _drain(self) -> None:
+        if self.budgets.load_requested:
+            self.exporter.load_budgets()
         queue = self._queue
         while queue:
             batch = [queue.popleft() for _ in range(min(self._max_batch_size, len(queue)))]
