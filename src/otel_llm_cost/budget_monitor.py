@@ -5,6 +5,7 @@ committed to ``llm_calls``, with the rows of that batch:
 
 - The first call loads the budgets (code, file and ``llm_budgets``) and seeds each budget's
   current window from the database with one query; that seed already holds the batch just written.
+  (A :meth:`check` before any batch asks the processor's worker to do this with no rows.)
 - Later calls add each new row's cost to the windows it falls in: no query per batch. Duplicate
   spans never count; unpriced calls are counted beside the spend.
 - When a window ends (a new day, week or month in the budget's zone), or when a batch replayed
