@@ -94,6 +94,17 @@ FROM range(0, ($n + 3) // 4, 10) r(t)
 """
 
 
+# Budgets, so budget_status has work: the total ones read every call of their scope.
+_BUDGETS_SQL = """
+INSERT INTO llm_budgets (name, scope, scope_value, tag_key, period, timezone, limit_usd, thresholds_pct, channels)
+VALUES ('all', 'global', NULL, NULL, 'total', 'UTC', 1000000, [50, 100], '[]'),
+       ('service-3', 'service', 'service-3', NULL, 'total', 'UTC', 1000, [100], '[]'),
+       ('model-5', 'model', 'model-5', NULL, 'total', 'UTC', 1000, [100], '[]'),
+       ('agent-2', 'tag', 'agent-2', 'agent_name', 'total', 'UTC', 1000, [100], '[]'),
+       ('monthly', 'global', NULL, NULL, 'month', 'Europe/Paris', 100, [80, 100], '[]')
+"""
+
+
 def view_names(store: DuckDBStore) -> list[str]:
     rows = store.con.execute(
         "SELECT view_name FROM duckdb_views() WHERE NOT internal AND database_name = current_database() ORDER BY 1"
@@ -108,6 +119,7 @@ def fill(store: DuckDBStore, rows: int) -> dict[str, Any]:
     store.con.execute(_CALLS_SQL, {"n": rows})
     store.con.execute(_RUNS_SQL, {"n": rows})
     load_catalog(store.con, Pricer())  # model_prices, as a processor's first batch loads it
+    store.con.execute(_BUDGETS_SQL)
     store.con.execute("CHECKPOINT")
     seconds = time.perf_counter() - started
     calls, unpriced, duplicates = store.con.execute(

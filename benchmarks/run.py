@@ -1,6 +1,6 @@
 """Benchmark harness for otel-llm-cost: ``make bench`` or ``.venv/bin/python benchmarks/run.py [--quick]``.
 
-Five figures, each a ratio against a baseline measured in the same process and the same run,
+Six figures, each a ratio against a baseline measured in the same process and the same run,
 in interleaved rounds, reported as the median over rounds (see benchmarks/README.md):
 
 1. ``span.end()`` of an LLM span: LLMCostSpanProcessor vs the SDK's BatchSpanProcessor (no-op exporter).
@@ -9,6 +9,7 @@ in interleaved rounds, reported as the median over rounds (see benchmarks/README
 4. Pricing: ``Pricer().price(record)`` vs ``genai_prices.calc_price``, after checking equal totals.
 5. Views: each ``sql/views`` view over 1M generated calls (10M with ``--views-10m``) vs one
    aggregate scan of ``llm_calls``.
+6. ``check_budget()``, the in-memory pre-call budget check, vs one dict lookup.
 
 Results are printed as a table and written to ``benchmarks/results/latest.json``; ``--docs`` also
 writes the table, with the machine's description, as Markdown (``make bench``: docs/benchmarks.md). The exit status
@@ -36,6 +37,7 @@ HERE = Path(__file__).resolve().parent
 if str(HERE) not in sys.path:  # the _helpers live next to this file
     sys.path.insert(0, str(HERE))
 
+import _budgets  # noqa: E402
 import _ingest  # noqa: E402
 import _pricing  # noqa: E402
 import _serve  # noqa: E402
@@ -65,6 +67,8 @@ class Config:
     pricing_repeats: int = 10  # the Pricer is ~10x faster: loop it more for a stable time
     view_sizes: tuple[int, ...] = (1_000_000,)  # calls generated in llm_calls; --views-10m adds 10M
     view_rounds: int = 5
+    budget_checks: int = 100_000  # check_budget() calls per side per round
+    budget_rounds: int = 5
 
     @classmethod
     def quick(cls) -> Config:
@@ -82,6 +86,8 @@ class Config:
             pricing_repeats=5,
             view_sizes=(200_000,),
             view_rounds=3,
+            budget_checks=20_000,
+            budget_rounds=3,
         )
 
     @classmethod
@@ -103,6 +109,8 @@ class Config:
             pricing_repeats=2,
             view_sizes=(2_000,),
             view_rounds=2,
+            budget_checks=500,
+            budget_rounds=2,
         )
 
 
@@ -115,6 +123,7 @@ TARGETS: tuple[tuple[str, tuple[str, ...], str, float, str], ...] = (
     ("ingest", ("export_spans_per_s",), ">=", 50_000, "end-to-end ingest >= 50,000 spans/s"),
     ("ingest", ("export_vs_executemany", "median"), ">=", 50, "ingest >= 50x executemany"),
     ("pricing", ("speedup", "median"), ">=", 30, "Pricer >= 30x faster than calc_price"),
+    ("budget_check", ("candidate_ns_per_op",), "<=", 10_000, "check_budget() under 10 µs"),
 )
 
 
@@ -170,6 +179,8 @@ def run_all(config: Config, db_dir: Path, log: Any = None) -> dict[str, Any]:
     for rows in config.view_sizes:
         say(f"  views over {rows:,} calls ...")
         figures.setdefault("views", {}).update(_views.run((rows,), config.view_rounds, db_dir))
+    say("  check_budget ...")
+    figures["budget_check"] = _budgets.run(config.budget_checks, config.budget_rounds)
     say("done")
     return {
         "meta": _meta(config, time.monotonic() - started, revision),
@@ -232,6 +243,10 @@ def correctness_checks(figures: dict[str, Any]) -> list[dict[str, Any]]:
             identity["mismatches"] == 0 and identity["inputs"] > 0,
             identity,
         )
+    if "budget_check" in figures:
+        r = figures["budget_check"]
+        check("budget_check: every decision matches the spend written", r["wrong_decisions"] == 0 and r["denied"] > 0,
+              {"wrong": r["wrong_decisions"], "denied": r["denied"]})  # fmt: skip
     return checks
 
 
@@ -334,10 +349,14 @@ def render(results: dict[str, Any]) -> str:
         )
         for view, v in r["views"].items():
             lines.append(row(f"     {view}", _fmt(v["ms"]), _fmt(r["baseline_ms"]), spread(v["vs_scan"])))
+    if "budget_check" in figures:
+        r = figures["budget_check"]
+        lines.append(row(f"6. check_budget() ns/op ({r['budgets']} budgets)", _fmt(r["candidate_ns_per_op"]),
+                         _fmt(r["baseline_ns_per_op"]), spread(r["ratio"])))  # fmt: skip
     lines.append("")
     lines.append(
         "ratios: 1-2 are candidate/baseline time (lower is better); 3-4 are candidate/baseline speed;"
-        " 5 is view/scan time."
+        " 5 is view/scan time; 6 is check_budget()/dict lookup time."
     )
     lines.append("")
     for target in results["targets"]:

@@ -35,8 +35,10 @@ NAMES = [
     "0007_ingest_health",
     "0008_price_catalog",
     "0009_reprice_and_currencies",
+    "0011_budgets",
 ]
 VIEWS = [
+    "budget_status",
     "llm_cost_by_agent_run",
     "llm_cost_by_conversation",
     "llm_cost_by_test",
@@ -45,6 +47,13 @@ VIEWS = [
     "llm_unpriced_calls",
     "model_prices_current",
 ]
+# Views that need a newer migration than 0001: the first migration number they can be created at.
+VIEW_NEEDS = {"llm_cost_by_agent_run": 4, "llm_cost_by_test": 5, "model_prices_current": 8, "budget_status": 11}
+
+
+def views_at(number: int) -> list[str]:
+    """The views that exist once the schema is at migration ``number``."""
+    return [v for v in VIEWS if VIEW_NEEDS.get(v, 1) <= number]
 
 
 def write_migrations(folder: Path, files: dict[str, str]) -> Path:
@@ -161,15 +170,16 @@ def test_migrate_applies_all_then_nothing() -> None:
     assert migrate(con) == [f"up {name}" for name in NAMES]
     assert applied(con) == NAMES
     assert pending(con) == []
-    assert tables(con) == [MIGRATIONS_TABLE, "exchange_rates", "llm_agent_runs", "llm_calls", "llm_ingest_health",
-                           "llm_price_audit", "model_price_catalogs", "model_prices"]  # fmt: skip
+    assert tables(con) == [MIGRATIONS_TABLE, "exchange_rates", "llm_agent_runs", "llm_budget_alerts",
+                           "llm_budget_deliveries", "llm_budgets", "llm_calls", "llm_ingest_health", "llm_price_audit",
+                           "model_price_catalogs", "model_prices"]  # fmt: skip
     assert views(con) == VIEWS
     recorded = con.execute(f"SELECT name, number, applied_at IS NOT NULL FROM {MIGRATIONS_TABLE} ORDER BY number")
     assert recorded.fetchall() == [("0001_initial", 1, True), ("0002_reported_cost", 2, True),
                                    ("0003_call_details", 3, True), ("0004_agent_runs", 4, True),
                                    ("0005_test_id", 5, True), ("0006_captured_attributes", 6, True),
                                    ("0007_ingest_health", 7, True), ("0008_price_catalog", 8, True),
-                                   ("0009_reprice_and_currencies", 9, True)]  # fmt: skip
+                                   ("0009_reprice_and_currencies", 9, True), ("0011_budgets", 11, True)]  # fmt: skip
     # Applying twice is a no-op that still (re)creates the views.
     assert migrate(con) == []
     assert views(con) == VIEWS
@@ -281,17 +291,15 @@ def test_migrate_down_and_up_step_by_step() -> None:
     assert applied(con) == ["0001_initial"]
     # Views that need only 0001 exist at version 1 and can be queried; the agent-run view needs 0004
     # and the by-test view 0005.
-    at_v1 = [v for v in VIEWS if v not in ("llm_cost_by_agent_run", "llm_cost_by_test", "model_prices_current")]
+    at_v1 = views_at(1)
     assert views(con) == at_v1
     for view in at_v1:
         assert con.execute(f"SELECT count(*) FROM {view}").fetchone() == (0,)
     assert migrate(con, to=5) == ["up 0002_reported_cost", "up 0003_call_details", "up 0004_agent_runs",
                                   "up 0005_test_id"]  # fmt: skip
-    # model_prices_current needs 0008's model_price_catalogs.
-    at_v5 = [v for v in VIEWS if v != "model_prices_current"]
-    assert views(con) == at_v5
+    assert views(con) == views_at(5)
     assert migrate(con, to=4) == ["down 0005_test_id"]
-    assert views(con) == [v for v in at_v5 if v != "llm_cost_by_test"]
+    assert views(con) == views_at(4)
     assert "test_id" not in [r[0] for r in con.execute("DESCRIBE llm_calls").fetchall()]
     assert migrate(con, to=3) == ["down 0004_agent_runs"]
     assert views(con) == at_v1
@@ -543,6 +551,8 @@ def test_golden_schema() -> None:
         (MIGRATIONS_TABLE, ["name"]),
         ("exchange_rates", ["currency", "day"]),
         ("llm_agent_runs", ["trace_id", "span_id"]),
+        ("llm_budget_alerts", ["budget_name", "window_start", "threshold_pct"]),
+        ("llm_budgets", ["name"]),
         ("llm_calls", ["trace_id", "span_id"]),
         ("llm_ingest_health", ["process_key"]),
         ("model_price_catalogs", ["price_version"]),

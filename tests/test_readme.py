@@ -19,7 +19,8 @@ def schema_markdown() -> str:
     with DuckDBStore(":memory:") as store:
         lines = []
         for table in ("llm_calls", "model_prices", "model_price_catalogs", "llm_agent_runs", "llm_ingest_health",
-                      "llm_price_audit", "exchange_rates"):  # fmt: skip
+                      "llm_price_audit", "exchange_rates", "llm_budgets", "llm_budget_alerts",
+                      "llm_budget_deliveries"):  # fmt: skip
             lines += [f"`{table}`", "", "| column | type |", "| --- | --- |"]
             rows = store.con.execute(
                 "SELECT column_name, data_type FROM duckdb_columns() WHERE table_name = ? ORDER BY column_index",
@@ -28,7 +29,8 @@ def schema_markdown() -> str:
             lines += [f"| `{name}` | {kind} |" for name, kind in rows]
             lines.append("")
         views = store.con.execute(
-            "SELECT view_name FROM duckdb_views() WHERE NOT internal AND view_name LIKE 'llm_%' ORDER BY 1"
+            "SELECT view_name FROM duckdb_views() WHERE NOT internal"
+            " AND (view_name LIKE 'llm_%' OR view_name = 'budget_status') ORDER BY 1"
         ).fetchall()
         lines.append("Views: " + ", ".join(f"`{v}`" for (v,) in views) + ".")
         macros = store.con.execute(

@@ -26,6 +26,7 @@ from otel_llm_cost.store import DuckDBStore, StoreUnavailable
 T0_NS = 1_740_823_200_000_000_000  # 2025-03-01 10:00:00 UTC
 T0 = dt.datetime(2025, 3, 1, 10, 0, tzinfo=dt.timezone.utc)
 VIEWS = [
+    "budget_status",
     "llm_cost_by_agent_run",
     "llm_cost_by_conversation",
     "llm_cost_by_test",

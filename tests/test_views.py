@@ -69,9 +69,9 @@ def rows(con: duckdb.DuckDBPyConnection, sql: str) -> list[tuple[Any, ...]]:
 
 def test_the_documented_views_exist(con: duckdb.DuckDBPyConnection) -> None:
     names = rows(con, "SELECT view_name FROM duckdb_views() WHERE NOT internal ORDER BY 1")
-    assert names == [("llm_cost_by_agent_run",), ("llm_cost_by_conversation",), ("llm_cost_by_test",),
-                     ("llm_cost_by_trace",),
-                     ("llm_daily_cost",), ("llm_unpriced_calls",), ("model_prices_current",)]  # fmt: skip
+    assert names == [("budget_status",), ("llm_cost_by_agent_run",), ("llm_cost_by_conversation",),
+                     ("llm_cost_by_test",), ("llm_cost_by_trace",), ("llm_daily_cost",), ("llm_unpriced_calls",),
+                     ("model_prices_current",)]  # fmt: skip
 
 
 def test_daily_cost(con: duckdb.DuckDBPyConnection) -> None:

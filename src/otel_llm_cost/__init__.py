@@ -15,7 +15,11 @@ from importlib.metadata import version as _metadata_version
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from otel_llm_cost._alert_channels import SmtpSettings
+    from otel_llm_cost._alert_delivery import AlertDispatcher
     from otel_llm_cost._install import install
+    from otel_llm_cost.budget_monitor import BudgetMonitor
+    from otel_llm_cost.budgets import Alert, Budget, BudgetDecision, BudgetStatus
     from otel_llm_cost.exporter import CostExporter
     from otel_llm_cost.migrations import migrate
     from otel_llm_cost.pricing import Pricer
@@ -23,7 +27,11 @@ if TYPE_CHECKING:
     from otel_llm_cost.store import DuckDBStore
 
 __version__ = _metadata_version("otel_llm_cost")
-__all__ = ("LLMCostSpanProcessor", "CostExporter", "DuckDBStore", "Pricer", "install", "migrate", "__version__")
+__all__ = (
+    "LLMCostSpanProcessor", "CostExporter", "DuckDBStore", "Pricer", "install", "migrate",
+    "Budget", "BudgetMonitor", "BudgetDecision", "BudgetStatus", "Alert", "SmtpSettings", "AlertDispatcher",
+    "__version__",
+)  # fmt: skip
 
 _MODULE_OF = {
     "LLMCostSpanProcessor": "otel_llm_cost.processor",
@@ -32,6 +40,13 @@ _MODULE_OF = {
     "Pricer": "otel_llm_cost.pricing",
     "install": "otel_llm_cost._install",
     "migrate": "otel_llm_cost.migrations",
+    "Budget": "otel_llm_cost.budgets",
+    "BudgetDecision": "otel_llm_cost.budgets",
+    "BudgetStatus": "otel_llm_cost.budgets",
+    "Alert": "otel_llm_cost.budgets",
+    "BudgetMonitor": "otel_llm_cost.budget_monitor",
+    "SmtpSettings": "otel_llm_cost._alert_channels",
+    "AlertDispatcher": "otel_llm_cost._alert_delivery",
 }
 
 

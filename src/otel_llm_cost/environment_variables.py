@@ -133,3 +133,54 @@ OTEL_LLM_COST_SERVE_AUTH_TOKEN: Final = "OTEL_LLM_COST_SERVE_AUTH_TOKEN"
 Bearer token ``otel-llm-cost serve`` requires on every request but ``/healthz``. Default: unset,
 no authentication (the server binds 127.0.0.1). Option: ``--auth-token``.
 """
+
+OTEL_LLM_COST_BUDGETS_FILE: Final = "OTEL_LLM_COST_BUDGETS_FILE"
+"""
+.. envvar:: OTEL_LLM_COST_BUDGETS_FILE
+
+A TOML file of budgets (``[[budget]]`` tables) the processor watches, beside those in the
+``llm_budgets`` table. A file that cannot be read or holds a malformed budget is logged and
+ignored. Default: none. Argument: ``budgets_file``.
+"""
+
+OTEL_LLM_COST_SMTP_HOST: Final = "OTEL_LLM_COST_SMTP_HOST"
+"""
+.. envvar:: OTEL_LLM_COST_SMTP_HOST
+
+SMTP server for ``email:`` budget alert channels. Default: ``localhost``. Argument: ``SmtpSettings(host=...)``.
+"""
+
+OTEL_LLM_COST_SMTP_PORT: Final = "OTEL_LLM_COST_SMTP_PORT"
+"""
+.. envvar:: OTEL_LLM_COST_SMTP_PORT
+
+SMTP port. Default: 465 with ``ssl``, 587 with ``starttls``, else 25. Argument: ``SmtpSettings(port=...)``.
+"""
+
+OTEL_LLM_COST_SMTP_SECURITY: Final = "OTEL_LLM_COST_SMTP_SECURITY"
+"""
+.. envvar:: OTEL_LLM_COST_SMTP_SECURITY
+
+``starttls``, ``ssl`` or ``none``. Default: ``starttls``. Argument: ``SmtpSettings(security=...)``.
+"""
+
+OTEL_LLM_COST_SMTP_USERNAME: Final = "OTEL_LLM_COST_SMTP_USERNAME"
+"""
+.. envvar:: OTEL_LLM_COST_SMTP_USERNAME
+
+Log in to the SMTP server as this user. Default: no login. Argument: ``SmtpSettings(username=...)``.
+"""
+
+OTEL_LLM_COST_SMTP_PASSWORD: Final = "OTEL_LLM_COST_SMTP_PASSWORD"
+"""
+.. envvar:: OTEL_LLM_COST_SMTP_PASSWORD
+
+The SMTP password; never logged. Argument: ``SmtpSettings(password=...)``.
+"""
+
+OTEL_LLM_COST_SMTP_FROM: Final = "OTEL_LLM_COST_SMTP_FROM"
+"""
+.. envvar:: OTEL_LLM_COST_SMTP_FROM
+
+The From address of alert emails. Default: ``otel-llm-cost@localhost``. Argument: ``SmtpSettings(sender=...)``.
+"""

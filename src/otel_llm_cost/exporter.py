@@ -17,7 +17,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 import duckdb
 from opentelemetry import baggage
@@ -37,6 +37,9 @@ from otel_llm_cost.metrics import CostMetrics
 from otel_llm_cost.pricing import Cost, Pricer, RatePlan
 from otel_llm_cost.spool import SpoolWriter
 from otel_llm_cost.store import DuckDBStore, StoreUnavailable
+
+if TYPE_CHECKING:
+    from otel_llm_cost.budget_monitor import BudgetMonitor
 
 logger = logging.getLogger(__name__)
 
@@ -77,6 +80,8 @@ class CostExporter(SpanExporter):
         metrics: a :class:`CostMetrics` that records each batch's costs.
         spool: where a batch goes when the database cannot be written (locked by another
             process, ...), instead of being dropped; see :mod:`otel_llm_cost.spool`.
+        budgets: a :class:`~otel_llm_cost.budget_monitor.BudgetMonitor` told about each batch
+            once it is stored.
     """
 
     def __init__(
@@ -89,6 +94,7 @@ class CostExporter(SpanExporter):
         capture: AttributeCapture | None = None,
         health: Callable[[], Mapping[str, object]] | None = None,
         spool: SpoolWriter | None = None,
+        budgets: BudgetMonitor | None = None,
     ) -> None:
         self._store: DuckDBStore | None = store if isinstance(store, DuckDBStore) else None
         self._store_path = store.path if isinstance(store, DuckDBStore) else None
@@ -97,6 +103,7 @@ class CostExporter(SpanExporter):
         self._forward_to = forward_to
         self._metrics = metrics
         self._capture = capture if capture else None
+        self._budgets = budgets
         # A row for llm_ingest_health, written at most every HEALTH_INTERVAL_S and when closing.
         self._health = health
         self._health_written_at = 0.0
@@ -175,6 +182,8 @@ class CostExporter(SpanExporter):
         self.stats.already_stored += len(priced) - inserted
         self.stats.unpriced += sum(1 for _, cost in priced if cost.cost_usd is None)
         self.stats.duplicates += sum(1 for record, _ in priced if record.duplicate_of is not None)
+        if self._budgets is not None:
+            self._budgets.observe(store, priced, inserted)  # never raises
         self._load_catalog(store)
         if time.monotonic() - self._health_written_at >= HEALTH_INTERVAL_S:
             self._write_health(store)
@@ -214,6 +223,18 @@ class CostExporter(SpanExporter):
             self._store = None
         self.stats.spooled += len(priced)
         return True
+
+    def load_budgets(self) -> None:
+        """Open the store and load the budgets before the first batch (a budget check asked)."""
+        if self._budgets is None:
+            return
+        with self._lock:
+            try:
+                store = self._ensure_store()
+            except Exception as exc:
+                self._report_store_error(exc)
+                return
+            self._budgets.observe(store, [], 0)  # never raises
 
     def _write_health(self, store: DuckDBStore) -> None:
         if self._health is None:
@@ -294,6 +315,8 @@ class CostExporter(SpanExporter):
     def _close_store(self) -> None:
         if self._store is not None:
             self._write_health(self._store)  # the final counts, drops at shutdown included
+            if self._budgets is not None:
+                self._budgets.close(self._store)
             try:
                 self._store.close()
             except Exception:

@@ -42,6 +42,8 @@ from otel_llm_cost import environment_variables as env
 from otel_llm_cost._capture import AttributeCapture, Redactor, parse_allow_list
 from otel_llm_cost._dialects import MARKERS as _MARKERS
 from otel_llm_cost._worker import QueueWorker
+from otel_llm_cost.budget_monitor import BudgetMonitor, monitor_for
+from otel_llm_cost.budgets import Budget, BudgetDecision, BudgetStatus
 from otel_llm_cost.exporter import CostExporter
 from otel_llm_cost.forwarding import FORWARD_NAMES, SpanForwarder, exporter_from_name
 from otel_llm_cost.health import ingest_health_row
@@ -137,6 +139,9 @@ class LLMCostSpanProcessor(QueueWorker, SpanProcessor):
             pre-fork server), write each priced batch to this folder instead of dropping it;
             ``otel-llm-cost ingest`` or ``otel-llm-cost serve`` loads it later, exactly once;
             :envvar:`OTEL_LLM_COST_SPOOL_DIR`, else no spool.
+        budgets: :class:`Budget` objects to watch, or a :class:`BudgetMonitor` with options; the
+            budgets of the ``llm_budgets`` table are watched too (see README, Budgets and alerts).
+        budgets_file: a TOML file of budgets; :envvar:`OTEL_LLM_COST_BUDGETS_FILE`, else none.
 
     Raises:
         ValueError: an argument is malformed (configuration time, never span time).
@@ -161,6 +166,8 @@ class LLMCostSpanProcessor(QueueWorker, SpanProcessor):
         store_attributes: Sequence[str] | None = None,
         redact: Redactor | None = None,
         spool_dir: str | os.PathLike[str] | None = None,
+        budgets: Sequence[Budget] | BudgetMonitor | None = None,
+        budgets_file: str | os.PathLike[str] | None = None,
     ) -> None:
         if store is not None and db_path is not None:
             raise ValueError("pass either db_path or store, not both")
@@ -199,6 +206,7 @@ class LLMCostSpanProcessor(QueueWorker, SpanProcessor):
             raise ValueError("store_attributes must be a list of attribute names, not one string")
         capture = AttributeCapture(store_attributes, redact=redact)
         spool = _settings.text(spool_dir, env.OTEL_LLM_COST_SPOOL_DIR, "")
+        self.budgets = monitor_for(budgets, budgets_file)
 
         # Configuration is valid from here on: start threads.
         self.forwarder: SpanForwarder | None = None
@@ -219,6 +227,7 @@ class LLMCostSpanProcessor(QueueWorker, SpanProcessor):
             capture=capture,
             health=self._health_row,
             spool=SpoolWriter(spool) if spool else None,
+            budgets=self.budgets,
         )
         if forward_all and self.forwarder is not None:
             self._offer_forward = self.forwarder.offer
@@ -233,6 +242,7 @@ class LLMCostSpanProcessor(QueueWorker, SpanProcessor):
         self._dropped_queue_full = 0
         self._processed = 0
         self._init_worker("otel-llm-cost-worker")
+        self.budgets.load_on_request(lambda: self._wake.set())  # late-bound: a forked child has a new event
 
         # Weak references: registering the bound methods would keep every processor alive forever.
         weak_self = weakref.ref(self)
@@ -315,6 +325,17 @@ class LLMCostSpanProcessor(QueueWorker, SpanProcessor):
         if self.forwarder is not None:
             # After the pricing worker, which hands the forwarder its last copies; within what is left.
             self.forwarder.shutdown(max(int((deadline - time.monotonic()) * 1000), 0))
+        self.budgets.shutdown(max(deadline - time.monotonic(), 0.0))  # alerts still being delivered
+
+    def check_budget(self, **scope: Any) -> BudgetDecision:
+        """Whether a call for this scope is within its budgets, e.g. ``check_budget(user="u1",
+        model="gpt-4o")``; from memory, in microseconds. The processor never blocks a call itself."""
+        return self.budgets.check(**scope)
+
+    def budget_status(self, **scope: Any) -> list[BudgetStatus]:
+        """Each budget's current window (spend, limit, percent, projection), filtered by
+        ``name``, ``scope`` and ``value``."""
+        return self.budgets.status(**scope)
 
     def stats(self) -> ProcessorStats:
         """Counters since start: queued, processed, dropped and what became of the processed spans."""
@@ -352,6 +373,8 @@ class LLMCostSpanProcessor(QueueWorker, SpanProcessor):
         self.exporter.close_store()
 
     def _drain(self) -> None:
+        if self.budgets.load_requested:
+            self.exporter.load_budgets()
         queue = self._queue
         while queue:
             batch = [queue.popleft() for _ in range(min(self._max_batch_size, len(queue)))]
@@ -368,6 +391,7 @@ class LLMCostSpanProcessor(QueueWorker, SpanProcessor):
         self._processed = 0
         self._dropped_queue_full = 0
         self.exporter.reset_after_fork()
+        self.budgets.reset_after_fork()
         if self.forwarder is not None:
             self.forwarder.reset_after_fork()
         if not self._closed:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from otel_llm_cost.cli import demo, health, ingest, migrate, prices, rates, report, reprice, serve, whatif
+from otel_llm_cost.cli import budget, demo, health, ingest, migrate, prices, rates, report, reprice, serve, whatif
 from otel_llm_cost.cli._common import cli
 
 cli.add_command(demo.demo)
@@ -15,5 +15,6 @@ cli.add_command(whatif.whatif_command)
 cli.add_command(prices.prices)
 cli.add_command(serve.serve_command)
 cli.add_command(ingest.ingest_command)
+cli.add_command(budget.budget_group)
 
 __all__ = ["cli"]

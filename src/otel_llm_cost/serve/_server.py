@@ -23,6 +23,7 @@ from opentelemetry.sdk.trace import ReadableSpan
 from otel_llm_cost import spool
 from otel_llm_cost._catalog_update import configured_pricer
 from otel_llm_cost._store_factory import open_store
+from otel_llm_cost.budget_monitor import monitor_for
 from otel_llm_cost.exporter import CostExporter
 from otel_llm_cost.forwarding import SpanForwarder, exporter_from_name
 from otel_llm_cost.pricing import Pricer
@@ -92,8 +93,11 @@ class Server:
             if config.forward_to is not None:
                 target = exporter_from_name(config.forward_to)
                 forwarder = SpanForwarder(target) if target is not None else None
+            # The budgets stored in the file (and OTEL_LLM_COST_BUDGETS_FILE's) alert from here too.
+            self._budgets = monitor_for(None, None)
             exporter = CostExporter(
                 store,
+                budgets=self._budgets,
                 pricer=config.pricer or configured_pricer(),
                 forward_to=forwarder,
                 spool=spool.SpoolWriter(config.spool_dir) if config.spool_dir else None,
@@ -180,6 +184,8 @@ class Server:
                              self.pipeline.queued_spans)  # fmt: skip
         else:
             self._store.close()
+        if hasattr(self, "_budgets"):
+            self._budgets.shutdown(min(grace_s, 10.0))  # alerts still being delivered
 
     def serve_until_signalled(self) -> None:
         """Block until SIGTERM or SIGINT, then :meth:`stop`. Call from the main thread."""
