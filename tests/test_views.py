@@ -306,7 +306,10 @@ def test_cache_savings_below_the_tier_and_without_a_cache_rate() -> None:
                input_cost_usd=Decimal("0.001"), cache_read_cost_usd=Decimal(0), price_id="p-flat")  # fmt: skip
         got = rows(c, "SELECT model, cache_read_at_input_price_usd, cache_read_savings_usd FROM llm_cache_savings"
                       " ORDER BY model")  # fmt: skip
-    assert got == [("flat-1", Decimal("0.0001"), Decimal(0)), ("gemini-2.5-pro", Decimal("0.00125"), Decimal("0.001125"))]
+    assert got == [
+        ("flat-1", Decimal("0.0001"), Decimal(0)),
+        ("gemini-2.5-pro", Decimal("0.00125"), Decimal("0.001125")),
+    ]
 
 
 def test_unpriced_calls(con: duckdb.DuckDBPyConnection) -> None:
