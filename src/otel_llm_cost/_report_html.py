@@ -26,6 +26,7 @@ from otel_llm_cost.report import query
 
 # Stacked charts keep the most expensive models and fold the others into one series.
 _MAX_SERIES = 8
+_DAY_MS = 86_400_000
 _PRICED_UNPRICED = ["#636efa", "#ef553b"]  # the same two colours in both rings
 CHART_IDS = ("cost-over-time", "top-users", "cache-savings", "tokens-by-kind", "unpriced-share")
 
@@ -131,6 +132,7 @@ def _cost_over_time(report: Report) -> dict[str, Any]:
         by_day = series.setdefault(name, {})
         day = row.day.isoformat()
         by_day[day] = by_day.get(day, 0.0) + float(row.cost_usd)
+    days = {row.day for row in report.daily}
     traces = [
         {"type": "bar", "name": name, "x": list(points), "y": list(points.values()), "hovertemplate": "%{y:$.4f}"}
         for name, points in series.items()
@@ -140,7 +142,8 @@ def _cost_over_time(report: Report) -> dict[str, Any]:
         f"Cost per day by model, {report.window.label()}",
         barmode="stack",
         yaxis={"title": {"text": "USD"}, "tickprefix": "$"},
-        xaxis={"type": "date"},
+        # One tick per day while they fit; Plotly picks for longer windows.
+        xaxis={"type": "date", "tickformat": "%b %-d", **({"dtick": _DAY_MS} if len(days) <= 31 else {})},
     )
 
 
@@ -194,7 +197,8 @@ def _unpriced_share(report: Report) -> dict[str, Any]:
     calls = {
         "type": "pie",
         "hole": 0.5,
-        "labels": ["priced calls", "unpriced calls"],
+        "labels": ["priced", "unpriced"],
+        "title": {"text": "calls"},
         "values": [t.priced_calls, t.unpriced_calls],
         "domain": {"x": [0, 0.48]},
         "sort": False,
@@ -203,7 +207,8 @@ def _unpriced_share(report: Report) -> dict[str, Any]:
     tokens = {
         "type": "pie",
         "hole": 0.5,
-        "labels": ["tokens of priced calls", "tokens of unpriced calls"],
+        "labels": ["priced", "unpriced"],  # the same labels: one legend for both rings
+        "title": {"text": "tokens"},
         "values": [all_tokens - unpriced_tokens, unpriced_tokens],
         "domain": {"x": [0.52, 1]},
         "sort": False,
