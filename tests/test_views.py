@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from collections.abc import Iterator
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -364,3 +366,12 @@ def test_views_on_an_empty_table_are_empty() -> None:
             if view in ("llm_aliased_providers", "llm_month_to_date"):
                 continue  # a constant list, and always one row for this month
             assert store.con.execute(f"SELECT count(*) FROM {view}").fetchone() == (0,), view
+
+
+def test_every_view_has_a_readme_example_that_runs(con: duckdb.DuckDBPyConnection) -> None:
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text("utf-8")
+    examples = dict(re.findall(r"^\| `(llm_\w+)` \|.*\| `(SELECT [^`]+)` \|$", readme, re.M))
+    assert sorted(examples) == [v for v in VIEWS if v != "llm_aliased_providers"]
+    for view, sql in examples.items():
+        assert view in sql
+        con.execute(sql).fetchall()
