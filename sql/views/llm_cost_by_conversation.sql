@@ -4,7 +4,7 @@
 CREATE OR REPLACE VIEW llm_cost_by_conversation AS
 SELECT
     conversation_id,
-    any_value(user_id ORDER BY start_time)  AS user_id,
+    arg_min(user_id, start_time) FILTER (WHERE user_id IS NOT NULL) AS user_id,  -- the first one known
     min(start_time)                         AS first_call_at,
     max(end_time)                           AS last_call_at,
     count(*)                                AS calls,

@@ -5,8 +5,8 @@ CREATE OR REPLACE VIEW llm_cost_by_trace AS
 WITH calls AS (
     SELECT
         trace_id,
-        any_value(service_name ORDER BY start_time)  AS service_name,
-        any_value(span_name ORDER BY start_time)     AS first_span_name,
+        arg_min(service_name, start_time) FILTER (WHERE service_name IS NOT NULL) AS service_name,
+        arg_min(span_name, start_time) FILTER (WHERE span_name IS NOT NULL) AS first_span_name,
         min(start_time)                              AS started_at,
         max(end_time)                                AS ended_at,
         count(*)                                     AS calls,
@@ -23,7 +23,7 @@ WITH calls AS (
 ),
 roots AS (
     -- A trace has one root; should a broken exporter send two, the earliest wins.
-    SELECT trace_id, any_value(span_name ORDER BY start_time) AS root_span_name
+    SELECT trace_id, arg_min(span_name, start_time) AS root_span_name
     FROM (
         SELECT trace_id, span_name, start_time FROM llm_calls WHERE parent_span_id IS NULL
         UNION ALL

@@ -40,7 +40,7 @@ GROUP_KEYS: Final[dict[str, GroupKey]] = {
     "user": GroupKey("User", "user_id"),
     "conversation": GroupKey("Conversation", "conversation_id"),
     "service": GroupKey("Service", "service_name", "Environment", "environment"),
-    "day": GroupKey("Day (UTC)", "strftime(timezone('UTC', start_time), '%Y-%m-%d')", newest_first=True),
+    "day": GroupKey("Day (UTC)", "CAST(timezone('UTC', start_time) AS DATE)", newest_first=True),
     "agent": GroupKey("Agent", "agent_name"),
 }
 
@@ -117,8 +117,10 @@ def grouped(
             GROUP BY ALL
         ),
         ranked AS (SELECT *, row_number() OVER (ORDER BY {order}, detail NULLS LAST) AS rank FROM groups)
-        SELECT false AS is_rest, rank, key, detail, calls, priced_calls, unpriced_calls, failed_calls, input_tokens,
-               cache_read_tokens, cache_write_tokens, output_tokens, reasoning_tokens, cost_usd
+        -- Keys are text (a day as 2026-11-21), cast once per group rather than once per call.
+        SELECT false AS is_rest, rank, CAST(key AS VARCHAR), detail, calls, priced_calls, unpriced_calls,
+               failed_calls, input_tokens, cache_read_tokens, cache_write_tokens, output_tokens, reasoning_tokens,
+               cost_usd
         FROM ranked WHERE rank <= ?
         UNION ALL
         SELECT true, count(*), NULL, NULL, sum(calls), sum(priced_calls), sum(unpriced_calls), sum(failed_calls),

@@ -286,7 +286,8 @@ def top_conversations(
     rows = query(
         con,
         f"""
-        SELECT conversation_id, any_value(user_id ORDER BY start_time), count(*), count(*) - count(cost_usd),
+        SELECT conversation_id, arg_min(user_id, start_time) FILTER (WHERE user_id IS NOT NULL), count(*),
+               count(*) - count(cost_usd),
                coalesce(sum(input_tokens), 0), coalesce(sum(output_tokens), 0), sum(cost_usd) AS cost_usd,
                list_filter(list_sort(list(DISTINCT coalesce(priced_model, response_model, request_model))),
                            m -> m IS NOT NULL),
