@@ -8,7 +8,9 @@ WITH raw AS (
     -- Aggregate first on the stored strings, then normalise the few distinct provider names:
     -- the macro runs once per group, not once per call.
     SELECT
-        CAST(timezone('UTC', start_time) AS DATE)                   AS day,
+        -- The UTC day by integer arithmetic on the instant, whatever the session's time zone:
+        -- timezone('UTC', start_time) per call costs several times the whole scan.
+        DATE '1970-01-01' + CAST(epoch_us(start_time) // 86400000000 AS INTEGER) AS day,
         priced_provider,
         provider,
         coalesce(priced_model, response_model, request_model)       AS model,

@@ -40,7 +40,10 @@ GROUP_KEYS: Final[dict[str, GroupKey]] = {
     "user": GroupKey("User", "user_id"),
     "conversation": GroupKey("Conversation", "conversation_id"),
     "service": GroupKey("Service", "service_name", "Environment", "environment"),
-    "day": GroupKey("Day (UTC)", "CAST(timezone('UTC', start_time) AS DATE)", newest_first=True),
+    # The UTC day from the instant by integer arithmetic (as the views do): cheaper than timezone().
+    "day": GroupKey(
+        "Day (UTC)", "DATE '1970-01-01' + CAST(epoch_us(start_time) // 86400000000 AS INTEGER)", newest_first=True
+    ),
     "agent": GroupKey("Agent", "agent_name"),
 }
 

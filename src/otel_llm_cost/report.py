@@ -182,7 +182,8 @@ def daily_cost(con: duckdb.DuckDBPyConnection, period: Period) -> list[DailyCost
         con,
         f"""
         WITH raw AS (
-            SELECT CAST(timezone('UTC', start_time) AS DATE) AS day, priced_provider, provider,
+            SELECT DATE '1970-01-01' + CAST(epoch_us(start_time) // 86400000000 AS INTEGER) AS day,
+                   priced_provider, provider,
                    coalesce(priced_model, response_model, request_model) AS model, count(*) AS calls,
                    count(*) - count(cost_usd) AS unpriced_calls, sum(input_tokens) AS input_tokens,
                    sum(cache_read_tokens) AS cache_read_tokens, sum(cache_write_tokens) AS cache_write_tokens,
