@@ -402,3 +402,13 @@ def test_grouped_tables_show_rest_and_total(hand_built: duckdb.DuckDBPyConnectio
     out = io.StringIO()
     render_grouped(build_grouped(hand_built, "user", top=10, period=Period()), Console(file=out, width=200))
     assert "(no user)" in out.getvalue()
+
+
+def test_open_database_asks_to_migrate_when_views_are_older(db_path: str) -> None:
+    with DuckDBStore(db_path) as store:
+        store.con.execute("DROP VIEW llm_cache_savings")  # as a version without it left the file
+    with pytest.raises(r.ReportError, match=r"lacks the views llm_cache_savings .*run: otel-llm-cost migrate"):
+        r.open_database(db_path)
+    with duckdb.connect(db_path) as con:
+        migrations.migrate(con)  # re-creates every view
+    r.open_database(db_path).close()

@@ -68,6 +68,16 @@ def open_database(path: str) -> duckdb.DuckDBPyConnection:
             f"{path} is not at the newest schema ({len(pending)} migration(s) pending, "
             f"from {pending[0].name}); run: otel-llm-cost migrate --db {path}"
         )
+    # Views (and the macros beside them) are re-created by every migrate, not by a migration: a file
+    # last opened for writing by an older version can lack the ones the report reads.
+    present = {name for (name,) in query(con, "SELECT view_name FROM duckdb_views() WHERE NOT internal")}
+    missing = sorted({entry.name.removesuffix(".sql") for entry in migrations.view_files()} - present)
+    if missing:
+        con.close()
+        raise ReportError(
+            f"{path} lacks the views {', '.join(missing)} (an older otel-llm-cost wrote it); "
+            f"run: otel-llm-cost migrate --db {path}"
+        )
     return con
 
 
