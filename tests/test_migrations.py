@@ -39,16 +39,26 @@ NAMES = [
 ]
 VIEWS = [
     "budget_status",
+    "llm_aliased_providers",
+    "llm_cache_savings",
     "llm_cost_by_agent_run",
     "llm_cost_by_conversation",
+    "llm_cost_by_service",
     "llm_cost_by_test",
     "llm_cost_by_trace",
+    "llm_cost_by_user",
     "llm_daily_cost",
+    "llm_error_cost",
+    "llm_latency_by_model",
+    "llm_month_to_date",
+    "llm_top_calls",
+    "llm_unpriced_by_model",
     "llm_unpriced_calls",
     "model_prices_current",
 ]
 # Views that need a newer migration than 0001: the first migration number they can be created at.
-VIEW_NEEDS = {"llm_cost_by_agent_run": 4, "llm_cost_by_test": 5, "model_prices_current": 8, "budget_status": 11}
+VIEW_NEEDS = {"llm_top_calls": 2, "llm_cost_by_agent_run": 4, "llm_cost_by_trace": 4, "llm_cost_by_test": 5,
+              "model_prices_current": 8, "budget_status": 11}  # fmt: skip
 
 
 def views_at(number: int) -> list[str]:
@@ -289,12 +299,14 @@ def test_migrate_down_and_up_step_by_step() -> None:
     con = duckdb.connect()
     assert migrate(con, to=1) == ["up 0001_initial"]
     assert applied(con) == ["0001_initial"]
-    # Views that need only 0001 exist at version 1 and can be queried; the agent-run view needs 0004
-    # and the by-test view 0005.
+    # Views that need only 0001 exist at version 1 and can be queried; VIEW_NEEDS says what the others need.
     at_v1 = views_at(1)
+    at_v3 = views_at(3)
     assert views(con) == at_v1
     for view in at_v1:
-        assert con.execute(f"SELECT count(*) FROM {view}").fetchone() == (0,)
+        # Empty, but for the constant alias list and this month's (zero) spend.
+        empty = view not in ("llm_aliased_providers", "llm_month_to_date")
+        assert con.execute(f"SELECT count(*) = 0 FROM {view}").fetchone() == (empty,)
     assert migrate(con, to=5) == ["up 0002_reported_cost", "up 0003_call_details", "up 0004_agent_runs",
                                   "up 0005_test_id"]  # fmt: skip
     assert views(con) == views_at(5)
@@ -302,16 +314,16 @@ def test_migrate_down_and_up_step_by_step() -> None:
     assert views(con) == views_at(4)
     assert "test_id" not in [r[0] for r in con.execute("DESCRIBE llm_calls").fetchall()]
     assert migrate(con, to=3) == ["down 0004_agent_runs"]
-    assert views(con) == at_v1
+    assert views(con) == at_v3
     assert migrate(con, to=2) == ["down 0003_call_details"]
     assert "customer_id" not in [r[0] for r in con.execute("DESCRIBE llm_calls").fetchall()]
     assert migrate(con, to=1) == ["down 0002_reported_cost"]
     assert "cost_source" not in [r[0] for r in con.execute("DESCRIBE llm_calls").fetchall()]
     assert migrate(con, to=0) == ["down 0001_initial"]
     assert applied(con) == []
-    # Views over dropped tables are dropped too, not left broken.
+    # Views over dropped tables are dropped too, not left broken; the provider alias list reads no table.
     assert tables(con) == [MIGRATIONS_TABLE]
-    assert views(con) == []
+    assert views(con) == ["llm_aliased_providers"]
     assert migrate(con, to=0) == []
 
 

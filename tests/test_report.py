@@ -17,7 +17,10 @@ from rich.console import Console
 
 from otel_llm_cost import migrations
 from otel_llm_cost import report as r
-from otel_llm_cost._report_render import format_usd, render_report, report_to_json
+from otel_llm_cost._report_groups import GroupRow, build_grouped
+from otel_llm_cost._report_period import Period
+from otel_llm_cost._report_render import format_usd, render_grouped, render_report, report_to_json
+from otel_llm_cost._report_text import grouped_to_csv, grouped_to_markdown, report_to_markdown
 from otel_llm_cost.conventions import CallRecord
 from otel_llm_cost.demo import run_demo
 from otel_llm_cost.pricing import PRICE_VERSION, Cost
@@ -50,11 +53,12 @@ def priced(provider: str, model: str, cost: str) -> Cost:
 D20, D19, D18, OLD = date(2026, 11, 20), date(2026, 11, 19), date(2026, 11, 18), date(2026, 10, 1)
 ROWS = [
     # A: chat in conversation c1 for u1, with a cache read.
-    (call("1", D20, input_tokens=1000, cache_read_tokens=200, output_tokens=100, user_id="u1", conversation_id="c1"),
+    (call("1", D20, input_tokens=1000, cache_read_tokens=200, output_tokens=100, user_id="u1", conversation_id="c1",
+          agent_name="planner"),
      priced("openai", "gpt-4o-mini", "0.001")),
     # B: Anthropic with cache read and write, same conversation, an hour later.
     (call("2", D20, provider="anthropic", request_model="claude-sonnet-4-5", input_tokens=5000, cache_read_tokens=3000,
-          cache_write_tokens=1000, output_tokens=500, user_id="u1", conversation_id="c1",
+          cache_write_tokens=1000, output_tokens=500, user_id="u1", conversation_id="c1", agent_name="planner",
           start_time_ns=at(D20, 13), end_time_ns=at(D20, 13) + 10**9),
      priced("anthropic", "claude-sonnet-4-5", "0.0234")),
     # C: a batch worker, no user, no conversation.
@@ -99,7 +103,10 @@ def test_totals_are_exact(hand_built: duckdb.DuckDBPyConnection) -> None:
 
 def test_daily_rows_days_and_models_in_the_window(hand_built: duckdb.DuckDBPyConnection) -> None:
     report = r.build_report(hand_built, days=14, top=10, today=TODAY)
-    assert report.since == date(2026, 11, 7)
+    assert report.window == Period(
+        datetime(2026, 11, 7, tzinfo=timezone.utc), datetime(2026, 11, 21, tzinfo=timezone.utc)
+    )
+    assert report.period == Period()  # totals, services, users: every call
     assert [(d.day, d.provider, d.model, d.calls, d.unpriced_calls, d.cost_usd) for d in report.daily] == [
         (D20, "anthropic", "claude-sonnet-4-5", 1, 0, Decimal("0.0234")),
         (D20, "openai", "gpt-4o-mini", 1, 0, Decimal("0.001")),
@@ -246,3 +253,162 @@ def test_report_numbers_match_plain_sql_on_the_demo(demo_db: str) -> None:
     assert sum(s.calls for s in report.by_service) == 300
     assert sum(u.cost_usd or 0 for u in report.top_users) == users_sql[0]
     assert sum(u.calls for u in report.unpriced) == t.unpriced_calls > 0
+
+
+# --- a period, --by, CSV and markdown --------------------------------------------------------------
+
+SINCE_D19 = Period(datetime(2026, 11, 19, tzinfo=timezone.utc))
+UTC = timezone.utc
+
+
+def test_a_period_filters_every_number(hand_built: duckdb.DuckDBPyConnection) -> None:
+    assert r.totals(hand_built, SINCE_D19) == r.Totals(
+        calls=4, priced_calls=3, unpriced_calls=1, failed_calls=0, duplicate_calls=1, input_tokens=8_700,
+        cache_read_tokens=3_200, cache_write_tokens=1_000, output_tokens=950, reasoning_tokens=0,
+        cost_usd=Decimal("0.02488"), first_call_at=datetime(2026, 11, 19, 12, tzinfo=UTC),
+        last_call_at=datetime(2026, 11, 20, 13, tzinfo=UTC), price_versions=[PRICE_VERSION],
+    )  # fmt: skip
+    report = r.build_report(hand_built, period=SINCE_D19, today=TODAY)
+    assert report.window == report.period == SINCE_D19  # a period replaces the --days window
+    assert [(s.name, s.calls, s.cost_usd) for s in report.by_service] == [
+        ("api", 2, Decimal("0.0244")), ("worker", 1, Decimal("0.00048")), ("lab", 1, None)
+    ]  # fmt: skip
+    assert [u.pricing_status for u in report.unpriced] == ["unknown_model"]  # the D18 no_usage call is before
+
+
+def test_the_reports_daily_rows_are_the_views(hand_built: duckdb.DuckDBPyConnection) -> None:
+    report = r.build_report(hand_built, days=14, today=TODAY)
+    view = hand_built.execute(
+        "SELECT day, provider, model, calls, unpriced_calls, coalesce(input_tokens, 0), coalesce(cache_read_tokens, 0),"
+        " coalesce(cache_write_tokens, 0), coalesce(output_tokens, 0), cost_usd FROM llm_daily_cost"
+        " WHERE day >= DATE '2026-11-07' ORDER BY day DESC, cost_usd DESC NULLS LAST"
+    ).fetchall()
+    assert [dataclasses.astuple(d) for d in report.daily] == view
+
+
+def test_month_to_date_is_projected_linearly(hand_built: duckdb.DuckDBPyConnection) -> None:
+    # 2026-11-21 00:00: 20 of November's 30 days are over; 0.02488 x 30 / 20. October had the $1.5 call.
+    mtd = r.month_to_date(hand_built, now=datetime(2026, 11, 21, tzinfo=UTC))
+    assert mtd == r.MonthToDate(
+        date(2026, 11, 1), 5, 2, Decimal("0.02488"), Decimal("0.03732"), Decimal("1.5"), 20.0, 30
+    )
+
+
+def group(key: str | None, detail: str | None, *counts: int, cost: str | None) -> GroupRow:
+    return GroupRow(key, detail, *counts, cost_usd=None if cost is None else Decimal(cost))  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("by", "expected"),
+    [
+        # (key, detail, calls, priced, unpriced, failed, input, cache read, cache write, output, reasoning)
+        ("model", [group("gpt-4o", "openai", 2, 1, 1, 1, 10_000, 0, 0, 1_000, 400, cost="1.5"),
+                   group("claude-sonnet-4-5", "anthropic", 1, 1, 0, 0, 5_000, 3_000, 1_000, 500, 0, cost="0.0234"),
+                   group("gpt-4o-mini", "openai", 2, 2, 0, 0, 3_000, 200, 0, 400, 0, cost="0.00148"),
+                   group("acme-llm-2", "acme", 1, 0, 1, 0, 700, 0, 0, 50, 0, cost=None)]),
+        # The calls without a user are a group of their own, so the rows add up to the total.
+        ("user", [group("u3", None, 1, 1, 0, 0, 10_000, 0, 0, 1_000, 400, cost="1.5"),
+                  group("u1", None, 2, 2, 0, 0, 6_000, 3_200, 1_000, 600, 0, cost="0.0244"),
+                  group(None, None, 1, 1, 0, 0, 2_000, 0, 0, 300, 0, cost="0.00048"),
+                  group("u2", None, 2, 0, 2, 1, 700, 0, 0, 50, 0, cost=None)]),
+        ("service", [group("api", "production", 4, 3, 1, 1, 16_000, 3_200, 1_000, 1_600, 400, cost="1.5244"),
+                     group("worker", "production", 1, 1, 0, 0, 2_000, 0, 0, 300, 0, cost="0.00048"),
+                     group("lab", "development", 1, 0, 1, 0, 700, 0, 0, 50, 0, cost=None)]),
+        ("conversation", [group(None, None, 2, 2, 0, 0, 12_000, 0, 0, 1_300, 400, cost="1.50048"),
+                          group("c1", None, 2, 2, 0, 0, 6_000, 3_200, 1_000, 600, 0, cost="0.0244"),
+                          group("c2", None, 2, 0, 2, 1, 700, 0, 0, 50, 0, cost=None)]),
+        ("agent", [group(None, None, 4, 2, 2, 1, 12_700, 0, 0, 1_350, 400, cost="1.50048"),
+                   group("planner", None, 2, 2, 0, 0, 6_000, 3_200, 1_000, 600, 0, cost="0.0244")]),
+        # Days: newest first, whatever they cost.
+        ("day", [group("2026-11-20", None, 3, 2, 1, 0, 6_700, 3_200, 1_000, 650, 0, cost="0.0244"),
+                 group("2026-11-19", None, 1, 1, 0, 0, 2_000, 0, 0, 300, 0, cost="0.00048"),
+                 group("2026-11-18", None, 1, 0, 1, 1, 0, 0, 0, 0, 0, cost=None),
+                 group("2026-10-01", None, 1, 1, 0, 0, 10_000, 0, 0, 1_000, 400, cost="1.5")]),
+    ],
+)  # fmt: skip
+def test_grouped_by_each_key_adds_up_to_the_total(
+    hand_built: duckdb.DuckDBPyConnection, by: str, expected: list[GroupRow]
+) -> None:
+    report = build_grouped(hand_built, by, top=10, period=Period())
+    assert report.rows == expected
+    assert (report.rest_groups, report.rest) == (0, None)
+    assert sum(g.calls for g in report.rows) == report.totals.calls == 6
+
+
+def test_groups_past_top_are_summed_into_one_rest_row(hand_built: duckdb.DuckDBPyConnection) -> None:
+    report = build_grouped(hand_built, "day", top=2, period=Period())
+    assert [g.key for g in report.rows] == ["2026-11-20", "2026-11-19"]
+    # 2026-11-18 (unpriced, failed) and 2026-10-01 ($1.5): the rest is priced in part, so $1.5.
+    assert (report.rest_groups, report.rest) == (2, group(None, None, 2, 1, 1, 1, 10_000, 0, 0, 1_000, 400, cost="1.5"))
+    all_unpriced = build_grouped(hand_built, "model", top=2, period=SINCE_D19)
+    assert all_unpriced.rest == group(None, None, 1, 0, 1, 0, 700, 0, 0, 50, 0, cost=None)  # NULL, not $0
+
+
+def test_csv_has_groups_rest_and_total_with_exact_money(hand_built: duckdb.DuckDBPyConnection) -> None:
+    text = grouped_to_csv(build_grouped(hand_built, "model", top=2, period=SINCE_D19))
+    assert text == (
+        "row,model,provider,calls,priced_calls,unpriced_calls,failed_calls,input_tokens,cache_read_tokens,"
+        "cache_write_tokens,output_tokens,reasoning_tokens,cost_usd\n"
+        "group,claude-sonnet-4-5,anthropic,1,1,0,0,5000,3000,1000,500,0,0.0234\n"
+        "group,gpt-4o-mini,openai,2,2,0,0,3000,200,0,400,0,0.00148\n"
+        "rest,1 more,,1,0,1,0,700,0,0,50,0,\n"
+        "total,,,4,3,1,0,8700,3200,1000,950,0,0.02488\n"
+    )
+
+
+def test_markdown_section_for_a_pull_request(hand_built: duckdb.DuckDBPyConnection) -> None:
+    text = grouped_to_markdown(build_grouped(hand_built, "model", top=2, period=SINCE_D19))
+    assert text.splitlines()[:10] == [
+        "### LLM cost by model",
+        "",
+        "**$0.0249** over 4 calls (since 2026-11-19 00:00 UTC) · 1 unpriced call (cost unknown, not $0)"
+        " · 8,700 input and 950 output tokens",
+        "",
+        "| Model | Provider | Calls | Unpriced | Input | Output | Cost |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: |",
+        "| claude-sonnet-4-5 | anthropic | 1 | 0 | 5,000 | 500 | $0.0234 |",
+        "| gpt-4o-mini | openai | 2 | 0 | 3,000 | 400 | $0.0015 |",
+        "| (1 more) |  | 1 | 1 | 700 | 50 | n/a |",
+        "| **Total** |  | **4** | **1** | **8,700** | **950** | **$0.0249** |",
+    ]
+    assert "<details><summary>Unpriced calls (1)</summary>" in text
+    assert "| acme | acme-llm-2 | unknown_model | 1 | 700 | 50 |" in text
+
+
+def test_markdown_escapes_pipes_in_names(db_path: str) -> None:
+    with DuckDBStore(db_path) as store:
+        store.write_batch([(call("1", D20, user_id="a|b", input_tokens=1), priced("openai", "gpt-4o-mini", "0.1"))])
+    con = r.open_database(db_path)
+    try:
+        text = grouped_to_markdown(build_grouped(con, "user", top=5, period=Period()))
+    finally:
+        con.close()
+    assert "| a\\|b | 1 | 0 | 1 | 0 | $0.1000 |" in text
+
+
+def test_overview_markdown_has_totals_models_users_and_month_to_date(hand_built: duckdb.DuckDBPyConnection) -> None:
+    text = report_to_markdown(r.build_report(hand_built, today=TODAY, now=datetime(2026, 11, 21, tzinfo=UTC)))
+    assert text.startswith("### LLM cost\n\n**$1.5249** over 6 calls (all time) · 2 unpriced calls")
+    assert "Month to date: $0.0249 in 2026-11 (20.0 of 30 days), plus 2 unpriced calls, projected $0.0373" in text
+    assert "| anthropic | claude-sonnet-4-5 | 1 | 0 | 5,000 | 500 | $0.0234 |" in text
+    assert "| u3 | 1 | 0 | 10,000 | 1,000 | $1.5000 |" in text
+
+
+def test_grouped_tables_show_rest_and_total(hand_built: duckdb.DuckDBPyConnection) -> None:
+    out = io.StringIO()
+    render_grouped(build_grouped(hand_built, "user", top=2, period=Period()), Console(file=out, width=200))
+    text = out.getvalue()
+    assert "(2 more)" in text and "Total" in text and "(no user)" not in text  # it is in the rest
+    out = io.StringIO()
+    render_grouped(build_grouped(hand_built, "user", top=10, period=Period()), Console(file=out, width=200))
+    assert "(no user)" in out.getvalue()
+
+
+def test_open_database_asks_to_migrate_when_views_are_older(db_path: str) -> None:
+    with DuckDBStore(db_path) as store:
+        store.con.execute("DROP VIEW llm_cache_savings")  # as a version without it left the file
+    with pytest.raises(r.ReportError, match=r"lacks the views llm_cache_savings .*run: otel-llm-cost migrate"):
+        r.open_database(db_path)
+    with duckdb.connect(db_path) as con:
+        migrations.migrate(con)  # re-creates every view
+    r.open_database(db_path).close()

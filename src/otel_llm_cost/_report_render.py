@@ -10,16 +10,19 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from decimal import ROUND_HALF_EVEN, Decimal
 
 from rich import box
 from rich.console import Console
 from rich.table import Table
 
-from otel_llm_cost.report import Report
+from otel_llm_cost._report_groups import GROUP_KEYS, GroupedReport, GroupRow
+from otel_llm_cost._report_period import Period
+from otel_llm_cost._report_rows import MonthToDate, Report, Totals, UnpricedGroup
 
 _CENT_HUNDREDTHS = Decimal("0.0001")
+_NUMERIC_COLUMNS = {"Calls", "Unpriced", "Failed", "Input", "Cache", "Output", "Cost", "Convs"}
 
 
 def format_usd(value: Decimal | None) -> str:
@@ -31,7 +34,7 @@ def format_usd(value: Decimal | None) -> str:
     return f"${value.quantize(_CENT_HUNDREDTHS, rounding=ROUND_HALF_EVEN):,}"
 
 
-def _decimal_text(value: Decimal) -> str:
+def decimal_text(value: Decimal) -> str:
     """Exact, without exponent or trailing zeros: Decimal('1.500000') -> '1.5'."""
     text = format(value, "f")
     return text.rstrip("0").rstrip(".") if "." in text else text
@@ -39,13 +42,13 @@ def _decimal_text(value: Decimal) -> str:
 
 def _json_default(value: object) -> str:
     if isinstance(value, Decimal):
-        return _decimal_text(value)
+        return decimal_text(value)
     if isinstance(value, (date, datetime)):
         return value.isoformat()
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
-def report_to_json(report: Report) -> str:
+def report_to_json(report: Report | GroupedReport) -> str:
     """The report as JSON: the same data the tables show, money as exact decimal strings."""
     return json.dumps(dataclasses.asdict(report), default=_json_default, indent=2)
 
@@ -58,18 +61,27 @@ def _table(title: str, *columns: str) -> Table:
     table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, title_style="bold")
     for column in columns:
         # Text columns left, numbers right: the first word tells which.
-        numeric = column.partition(" ")[0] in {"Calls", "Unpriced", "Input", "Cache", "Output", "Cost", "Convs"}
+        numeric = column.partition(" ")[0] in {
+            "Calls",
+            "Unpriced",
+            "Failed",
+            "Input",
+            "Cache",
+            "Output",
+            "Cost",
+            "Convs",
+        }
         table.add_column(column, justify="right" if numeric else "left")
     return table
 
 
-def render_report(report: Report, console: Console) -> None:
-    """Print the report as tables."""
-    t = report.totals
-    summary = _table(f"LLM cost: {report.db_path}", "", "")
-    summary.show_header = False
+def summary_rows(totals: Totals, period: Period) -> list[tuple[str, str]]:
+    """The totals as (label, value) lines: the head of every report format that people read."""
+    t = totals
     priced_share = f" ({t.priced_calls / t.calls:.1%})" if t.calls else ""
-    for label, value in (
+    first_last = f"{t.first_call_at:%Y-%m-%d %H:%M} to {t.last_call_at:%Y-%m-%d %H:%M} UTC" if t.last_call_at else "-"
+    return [
+        ("Period", period.label()),
         ("Calls", _n(t.calls)),
         ("Priced calls", _n(t.priced_calls) + priced_share),
         ("Unpriced calls", _n(t.unpriced_calls) + (" (cost unknown, not $0; see below)" if t.unpriced_calls else "")),
@@ -81,13 +93,28 @@ def render_report(report: Report, console: Console) -> None:
         ("Output tokens", _n(t.output_tokens)),
         ("  of which reasoning", _n(t.reasoning_tokens)),
         ("Total cost (priced calls)", format_usd(t.cost_usd)),
-        (
-            "Period",
-            f"{t.first_call_at:%Y-%m-%d %H:%M} to {t.last_call_at:%Y-%m-%d %H:%M} UTC" if t.last_call_at else "-",
-        ),
+        ("First and last call", first_last),
         ("Price catalog", ", ".join(t.price_versions) or "-"),
-    ):
+    ]
+
+
+def month_to_date_text(mtd: MonthToDate) -> str:
+    """E.g. ``$12.3400 in 2026-11 (21.1 of 30 days), projected $17.5400; last month $15.0000``."""
+    unpriced = f", plus {_n(mtd.unpriced_calls)} unpriced calls" if mtd.unpriced_calls else ""
+    return (
+        f"{format_usd(mtd.cost_usd)} in {mtd.month:%Y-%m} ({mtd.days_elapsed:.1f} of {mtd.days_in_month} days)"
+        f"{unpriced}, projected {format_usd(mtd.projected_cost_usd)}; "
+        f"last month {format_usd(mtd.previous_month_cost_usd)}"
+    )
+
+
+def render_report(report: Report, console: Console) -> None:
+    """Print the report as tables."""
+    summary = _table(f"LLM cost: {report.db_path}", "", "")
+    summary.show_header = False
+    for label, value in summary_rows(report.totals, report.period):
         summary.add_row(label, value)
+    summary.add_row("Month to date", month_to_date_text(report.month_to_date))
     console.print(summary)
 
     _render_daily(report, console)
@@ -121,22 +148,14 @@ def render_report(report: Report, console: Console) -> None:
         )  # fmt: skip
     console.print(conversations)
 
-    unpriced = _table("Unpriced calls", "Provider", "Model", "Status", "Calls", "Input", "Cache read", "Output")
-    for u in report.unpriced:
-        unpriced.add_row(
-            u.provider or "", u.model or "(none)", u.pricing_status, _n(u.calls), _n(u.input_tokens),
-            _n(u.cache_read_tokens), _n(u.output_tokens),
-        )  # fmt: skip
-    if not report.unpriced:
-        unpriced.caption = "None: every call has a price."
-    console.print(unpriced)
+    _render_unpriced(report.unpriced, console)
 
 
 def _render_daily(report: Report, console: Console) -> None:
     """Cost per day (a column per provider), then per provider and model over the same window."""
-    window = f"{report.since:%Y-%m-%d} to {report.since + timedelta(days=report.days - 1):%Y-%m-%d}"
+    window = report.window.label()
     providers = sorted({provider for day in report.by_day for provider in day.cost_by_provider})
-    by_day = _table(f"Cost by day, {window} (UTC)", "Day", "Calls", "Unpriced", *providers, "Cost")
+    by_day = _table(f"Cost by day, {window}", "Day", "Calls", "Unpriced", *providers, "Cost")
     for provider_column in by_day.columns[3 : 3 + len(providers)]:
         provider_column.justify = "right"
     for d in report.by_day:
@@ -156,3 +175,63 @@ def _render_daily(report: Report, console: Console) -> None:
             _n(m.cache_read_tokens), _n(m.cache_write_tokens), _n(m.output_tokens), format_usd(m.cost_usd),
         )  # fmt: skip
     console.print(by_model)
+
+
+def group_label(report: GroupedReport, row: GroupRow) -> str:
+    """A group's name as shown: the calls without a key are '(no user)', '(no agent)', ..."""
+    return row.key if row.key is not None else f"(no {report.by})"
+
+
+def render_grouped(report: GroupedReport, console: Console) -> None:
+    """Print ``report --by``: totals, one row per group (the rest summed), then the unpriced calls."""
+    summary = _table(f"LLM cost by {report.by}: {report.db_path}", "", "")
+    summary.show_header = False
+    for label, value in summary_rows(report.totals, report.period):
+        summary.add_row(label, value)
+    console.print(summary)
+
+    spec = GROUP_KEYS[report.by]
+    detail = [spec.detail_title] if spec.detail_title else []
+    table = _table(
+        f"Cost by {report.by}", spec.title, *detail, "Calls", "Unpriced", "Failed", "Input", "Cache read", "Output",
+        "Cost",
+    )  # fmt: skip
+    for row in report.rows:
+        table.add_row(group_label(report, row), *([row.detail or ""] if detail else []), *_group_cells(row))
+    if report.rest is not None:
+        rest = f"({_n(report.rest_groups)} more)"
+        table.add_row(rest, *([""] if detail else []), *_group_cells(report.rest), style="dim")
+    if report.rows:
+        table.add_section()
+        table.add_row("Total", *([""] if detail else []), *_group_cells(totals_row(report.totals)), style="bold")
+    else:
+        table.caption = "No calls in this period."
+    console.print(table)
+    _render_unpriced(report.unpriced, console)
+
+
+def _group_cells(row: GroupRow) -> list[str]:
+    return [
+        _n(row.calls), _n(row.unpriced_calls), _n(row.failed_calls), _n(row.input_tokens),
+        _n(row.cache_read_tokens), _n(row.output_tokens), format_usd(row.cost_usd),
+    ]  # fmt: skip
+
+
+def totals_row(t: Totals) -> GroupRow:
+    """The totals in the shape of a group, for the Total line of a table."""
+    return GroupRow(
+        None, None, t.calls, t.priced_calls, t.unpriced_calls, t.failed_calls, t.input_tokens, t.cache_read_tokens,
+        t.cache_write_tokens, t.output_tokens, t.reasoning_tokens, t.cost_usd,
+    )  # fmt: skip
+
+
+def _render_unpriced(groups: list[UnpricedGroup], console: Console) -> None:
+    unpriced = _table("Unpriced calls", "Provider", "Model", "Status", "Calls", "Input", "Cache read", "Output")
+    for u in groups:
+        unpriced.add_row(
+            u.provider or "", u.model or "(none)", u.pricing_status, _n(u.calls), _n(u.input_tokens),
+            _n(u.cache_read_tokens), _n(u.output_tokens),
+        )  # fmt: skip
+    if not groups:
+        unpriced.caption = "None: every call has a price."
+    console.print(unpriced)

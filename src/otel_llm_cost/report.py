@@ -1,152 +1,52 @@
 """The cost report's queries: each returns plain data (frozen dataclasses), never text.
 
-Rendering that data, as rich tables or JSON, is :mod:`otel_llm_cost._report_render`; keeping the two
-apart lets tests check the numbers exactly and makes ``--format json`` print the very data the tables
-show. Every query reads the documented views where one exists (``llm_daily_cost``,
-``llm_cost_by_conversation``, ``llm_unpriced_calls``) and otherwise ``llm_calls``; duplicates
-(``is_duplicate``) are counted once, as in the views. Money stays ``Decimal`` from DuckDB to the
-screen; a group with no priced call has cost ``None``, never 0.
+Rendering that data (rich tables, JSON, CSV, markdown, HTML) is in the ``_report_*`` modules;
+keeping the two apart lets tests check the numbers exactly and makes every format show the very same
+data. The queries read ``llm_calls`` filtered to a :class:`~otel_llm_cost._report_period.Period`
+(the views cannot be filtered by time before they aggregate) with the views' rules: duplicates
+(``is_duplicate``) count once, providers are normalised by the views' ``llm_provider_id`` macro, and
+a group with no priced call costs ``None``, never 0. Money stays ``Decimal`` from DuckDB to the screen.
+
+Every query runs through :func:`query`, so there is one place to time, log or trace them.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timezone
 from decimal import Decimal
+from typing import Any
 
 import duckdb
 
 from otel_llm_cost import migrations
+from otel_llm_cost._report_period import Period, day_window
+from otel_llm_cost._report_rows import (
+    ConversationCost,
+    DailyCost,
+    DayCost,
+    GroupCost,
+    ModelCost,
+    MonthToDate,
+    Report,
+    Totals,
+    UnpricedGroup,
+)
 from otel_llm_cost.store import DuckDBStore, StoreUnavailable
+
+__all__ = [
+    "ConversationCost", "DailyCost", "DayCost", "GroupCost", "ModelCost", "MonthToDate", "Report", "ReportError",
+    "Totals", "UnpricedGroup", "build_report", "open_database", "query",
+]  # fmt: skip
 
 
 class ReportError(Exception):
     """The database cannot be reported on (missing, locked, or its schema is not current)."""
 
 
-@dataclass(frozen=True)
-class Totals:
-    """Every call in the database, duplicates excluded."""
-
-    calls: int
-    priced_calls: int
-    unpriced_calls: int
-    failed_calls: int  #: span status ERROR
-    duplicate_calls: int  #: rows flagged is_duplicate, left out of every other number
-    input_tokens: int  #: all input, cache reads and writes included
-    cache_read_tokens: int
-    cache_write_tokens: int
-    output_tokens: int  #: reasoning included
-    reasoning_tokens: int
-    cost_usd: Decimal | None  #: sum over priced calls; None when no call is priced
-    first_call_at: datetime | None
-    last_call_at: datetime | None
-    price_versions: list[str]  #: catalog versions the costs were computed with
-
-
-@dataclass(frozen=True)
-class DailyCost:
-    """One row of ``llm_daily_cost``: a UTC day, provider and model."""
-
-    day: date
-    provider: str | None
-    model: str | None
-    calls: int
-    unpriced_calls: int
-    input_tokens: int
-    cache_read_tokens: int
-    cache_write_tokens: int
-    output_tokens: int
-    cost_usd: Decimal | None
-
-
-@dataclass(frozen=True)
-class DayCost:
-    """One UTC day of the daily window: totals, and the cost of each provider that had calls."""
-
-    day: date
-    calls: int
-    unpriced_calls: int
-    cost_usd: Decimal | None
-    cost_by_provider: dict[str, Decimal | None]
-
-
-@dataclass(frozen=True)
-class ModelCost:
-    """One provider and model over the daily window (``llm_daily_cost`` summed over days)."""
-
-    provider: str | None
-    model: str | None
-    calls: int
-    unpriced_calls: int
-    input_tokens: int
-    cache_read_tokens: int
-    cache_write_tokens: int
-    output_tokens: int
-    cost_usd: Decimal | None
-
-
-@dataclass(frozen=True)
-class GroupCost:
-    """Calls, tokens and cost of one service (with its environment) or one user."""
-
-    name: str | None
-    environment: str | None
-    calls: int
-    unpriced_calls: int
-    conversations: int
-    input_tokens: int
-    output_tokens: int
-    cost_usd: Decimal | None
-
-
-@dataclass(frozen=True)
-class ConversationCost:
-    """One row of ``llm_cost_by_conversation``."""
-
-    conversation_id: str
-    user_id: str | None
-    calls: int
-    unpriced_calls: int
-    input_tokens: int
-    output_tokens: int
-    cost_usd: Decimal | None
-    models: list[str]
-    first_call_at: datetime
-    last_call_at: datetime
-
-
-@dataclass(frozen=True)
-class UnpricedGroup:
-    """Unpriced calls (``llm_unpriced_calls``) of one provider, model and pricing status."""
-
-    provider: str | None
-    model: str | None
-    pricing_status: str
-    calls: int
-    input_tokens: int
-    cache_read_tokens: int
-    cache_write_tokens: int
-    output_tokens: int
-    detail: str | None  #: one of the reasons given, e.g. which catalog lookup failed
-
-
-@dataclass(frozen=True)
-class Report:
-    """Everything ``otel-llm-cost report`` shows."""
-
-    db_path: str
-    days: int
-    since: date  #: first day of the daily window (UTC)
-    totals: Totals
-    daily: list[DailyCost]
-    by_day: list[DayCost]
-    by_model: list[ModelCost]
-    by_service: list[GroupCost]
-    top_users: list[GroupCost]
-    top_conversations: list[ConversationCost]
-    unpriced: list[UnpricedGroup]
+def query(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
+    """Run one report query and return its rows. Every query of every report format goes through here."""
+    return con.execute(sql, params).fetchall()
 
 
 def open_database(path: str) -> duckdb.DuckDBPyConnection:
@@ -168,41 +68,87 @@ def open_database(path: str) -> duckdb.DuckDBPyConnection:
             f"{path} is not at the newest schema ({len(pending)} migration(s) pending, "
             f"from {pending[0].name}); run: otel-llm-cost migrate --db {path}"
         )
+    # Views (and the macros beside them) are re-created by every migrate, not by a migration: a file
+    # last opened for writing by an older version can lack the ones the report reads.
+    # A file in sql/views defines a view or a table macro (llm_what_if) named after it.
+    present = {name for (name,) in query(con, "SELECT view_name FROM duckdb_views() WHERE NOT internal"
+                                               " UNION SELECT function_name FROM duckdb_functions()"
+                                               " WHERE function_type = 'table_macro'")}  # fmt: skip
+    missing = sorted({entry.name.removesuffix(".sql") for entry in migrations.view_files()} - present)
+    if missing:
+        con.close()
+        raise ReportError(
+            f"{path} lacks the views {', '.join(missing)} (an older otel-llm-cost wrote it); "
+            f"run: otel-llm-cost migrate --db {path}"
+        )
     return con
 
 
-def build_report(con: duckdb.DuckDBPyConnection, *, days: int = 14, top: int = 10, today: date | None = None) -> Report:
-    """Run every report query.
+def database_path(con: duckdb.DuckDBPyConnection) -> str:
+    """The file the connection reads, or ``:memory:``."""
+    rows = query(con, "SELECT path FROM duckdb_databases() WHERE database_name = current_database()")
+    return str(rows[0][0]) if rows and rows[0][0] else ":memory:"
+
+
+def period_filter(period: Period) -> tuple[str, list[Any]]:
+    """SQL condition on ``start_time`` (and its parameters) selecting the calls of ``period``."""
+    conditions, params = ["true"], []
+    if period.since is not None:
+        conditions.append("start_time >= ?")
+        params.append(period.since)
+    if period.until is not None:
+        conditions.append("start_time < ?")
+        params.append(period.until)
+    return " AND ".join(conditions), params
+
+
+def build_report(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    days: int = 14,
+    top: int = 10,
+    today: date | None = None,
+    period: Period | None = None,
+    now: datetime | None = None,
+) -> Report:
+    """Run every query of the overview.
 
     Args:
         con: a connection to a migrated database.
-        days: how many UTC days, up to and including ``today``, the daily table covers.
+        days: without a period, how many UTC days, up to and including ``today``, the daily and
+            per-model tables cover.
         top: how many users and conversations to list.
         today: the last day of the daily window; the current UTC date by default.
+        period: the calls to report on; all of them by default (the daily tables then show ``days``).
+        now: the clock for month to date; the current time by default.
     """
-    today = today or datetime.now(timezone.utc).date()
-    since = today - timedelta(days=days - 1)
-    path = con.execute("SELECT path FROM duckdb_databases() WHERE database_name = current_database()").fetchone()
-    daily = daily_cost(con, since=since, until=today)
+    now = now or datetime.now(timezone.utc)
+    today = today or now.date()
+    scope = period or Period()
+    window = scope if not scope.is_open else day_window(days, today=today)
+    daily = daily_cost(con, window)
     return Report(
-        db_path=str(path[0]) if path and path[0] else ":memory:",
-        days=days,
-        since=since,
-        totals=totals(con),
+        db_path=database_path(con),
+        period=scope,
+        window=window,
+        totals=totals(con, scope),
         daily=daily,
         by_day=cost_by_day(daily),
-        by_model=cost_by_model(con, since=since, until=today),
-        by_service=cost_by_service(con),
-        top_users=top_users(con, limit=top),
-        top_conversations=top_conversations(con, limit=top),
-        unpriced=unpriced_calls(con),
+        by_model=cost_by_model(con, window),
+        by_service=cost_by_service(con, scope),
+        top_users=top_users(con, limit=top, period=scope),
+        top_conversations=top_conversations(con, limit=top, period=scope),
+        unpriced=unpriced_calls(con, scope),
+        month_to_date=month_to_date(con, now=now),
     )
 
 
-def totals(con: duckdb.DuckDBPyConnection) -> Totals:
-    """Totals over the whole database."""
-    row = con.execute(
-        """
+def totals(con: duckdb.DuckDBPyConnection, period: Period | None = None) -> Totals:
+    """Totals over the period (the whole database by default)."""
+    where, params = period_filter(period or Period())
+    [row] = query(
+        con,
+        f"""
         SELECT count(*) FILTER (WHERE NOT is_duplicate),
                count(cost_usd) FILTER (WHERE NOT is_duplicate),
                count(*) FILTER (WHERE NOT is_duplicate AND cost_usd IS NULL),
@@ -218,9 +164,10 @@ def totals(con: duckdb.DuckDBPyConnection) -> Totals:
                max(start_time) FILTER (WHERE NOT is_duplicate),
                list_sort(list(DISTINCT price_version) FILTER (WHERE price_version IS NOT NULL))
         FROM llm_calls
-        """
-    ).fetchone()
-    assert row is not None  # an aggregate without GROUP BY always returns one row
+        WHERE {where}
+        """,
+        params,
+    )  # an aggregate without GROUP BY always returns one row
     calls, priced, unpriced, failed, duplicates, tokens_in, cache_read, cache_write, tokens_out, reasoning = row[:10]
     return Totals(
         calls=calls,
@@ -240,18 +187,35 @@ def totals(con: duckdb.DuckDBPyConnection) -> Totals:
     )
 
 
-def daily_cost(con: duckdb.DuckDBPyConnection, *, since: date, until: date) -> list[DailyCost]:
-    """Rows of ``llm_daily_cost`` from ``since`` to ``until`` (inclusive), newest day first."""
-    rows = con.execute(
-        """
-        SELECT day, provider, model, calls, unpriced_calls, coalesce(input_tokens, 0),
-               coalesce(cache_read_tokens, 0), coalesce(cache_write_tokens, 0), coalesce(output_tokens, 0), cost_usd
-        FROM llm_daily_cost
-        WHERE day BETWEEN ? AND ?
-        ORDER BY day DESC, cost_usd DESC NULLS LAST, calls DESC, provider, model
+def daily_cost(con: duckdb.DuckDBPyConnection, period: Period) -> list[DailyCost]:
+    """``llm_daily_cost``'s rows for the calls of ``period``, newest day first."""
+    where, params = period_filter(period)
+    # The view's query with the period applied before it aggregates: same normalised providers.
+    rows = query(
+        con,
+        f"""
+        WITH raw AS (
+            SELECT DATE '1970-01-01' + CAST(epoch_us(start_time) // 86400000000 AS INTEGER) AS day,
+                   priced_provider, provider,
+                   coalesce(priced_model, response_model, request_model) AS model, count(*) AS calls,
+                   count(*) - count(cost_usd) AS unpriced_calls, sum(input_tokens) AS input_tokens,
+                   sum(cache_read_tokens) AS cache_read_tokens, sum(cache_write_tokens) AS cache_write_tokens,
+                   sum(output_tokens) AS output_tokens, sum(cost_usd) AS cost_usd
+            FROM llm_calls
+            WHERE NOT is_duplicate AND {where}
+            GROUP BY ALL
+        )
+        SELECT day, coalesce(priced_provider, llm_provider_id(provider)) AS provider, model,
+               CAST(sum(calls) AS BIGINT), CAST(sum(unpriced_calls) AS BIGINT),
+               CAST(coalesce(sum(input_tokens), 0) AS BIGINT), CAST(coalesce(sum(cache_read_tokens), 0) AS BIGINT),
+               CAST(coalesce(sum(cache_write_tokens), 0) AS BIGINT), CAST(coalesce(sum(output_tokens), 0) AS BIGINT),
+               sum(cost_usd) AS cost_usd
+        FROM raw
+        GROUP BY ALL
+        ORDER BY day DESC, cost_usd DESC NULLS LAST, 4 DESC, provider, model
         """,
-        [since, until],
-    ).fetchall()
+        params,
+    )
     return [DailyCost(*row) for row in rows]
 
 
@@ -271,81 +235,117 @@ def cost_by_day(daily: list[DailyCost]) -> list[DayCost]:
     return sorted(days.values(), key=lambda d: d.day, reverse=True)
 
 
-def cost_by_model(con: duckdb.DuckDBPyConnection, *, since: date, until: date) -> list[ModelCost]:
-    """Each provider and model over the window, most expensive first."""
-    rows = con.execute(
-        """
-        SELECT provider, model, sum(calls), sum(unpriced_calls), coalesce(sum(input_tokens), 0),
-               coalesce(sum(cache_read_tokens), 0), coalesce(sum(cache_write_tokens), 0),
-               coalesce(sum(output_tokens), 0), sum(cost_usd)
-        FROM llm_daily_cost
-        WHERE day BETWEEN ? AND ?
+def cost_by_model(con: duckdb.DuckDBPyConnection, period: Period) -> list[ModelCost]:
+    """Each provider and model over the period, most expensive first."""
+    where, params = period_filter(period)
+    rows = query(
+        con,
+        f"""
+        SELECT coalesce(priced_provider, llm_provider_id(provider)) AS provider,
+               coalesce(priced_model, response_model, request_model) AS model, count(*), count(*) - count(cost_usd),
+               coalesce(sum(input_tokens), 0), coalesce(sum(cache_read_tokens), 0),
+               coalesce(sum(cache_write_tokens), 0), coalesce(sum(output_tokens), 0), sum(cost_usd)
+        FROM llm_calls
+        WHERE NOT is_duplicate AND {where}
         GROUP BY ALL
-        ORDER BY sum(cost_usd) DESC NULLS LAST, sum(calls) DESC, provider NULLS LAST, model NULLS LAST
+        ORDER BY sum(cost_usd) DESC NULLS LAST, count(*) DESC, provider NULLS LAST, model NULLS LAST
         """,
-        [since, until],
-    ).fetchall()
+        params,
+    )
     return [ModelCost(*row) for row in rows]
 
 
-def cost_by_service(con: duckdb.DuckDBPyConnection) -> list[GroupCost]:
+def cost_by_service(con: duckdb.DuckDBPyConnection, period: Period | None = None) -> list[GroupCost]:
     """Every service (and environment), most expensive first."""
-    return _groups(con, "service_name", "environment", limit=None)
+    return _groups(con, "service_name", "environment", limit=None, period=period or Period())
 
 
-def top_users(con: duckdb.DuckDBPyConnection, *, limit: int = 10) -> list[GroupCost]:
+def top_users(con: duckdb.DuckDBPyConnection, *, limit: int = 10, period: Period | None = None) -> list[GroupCost]:
     """The ``limit`` most expensive users (``user.id``); calls without a user are left out."""
-    return _groups(con, "user_id", "NULL", limit=limit, where="user_id IS NOT NULL")
+    return _groups(con, "user_id", "NULL", limit=limit, where="user_id IS NOT NULL", period=period or Period())
 
 
 def _groups(
-    con: duckdb.DuckDBPyConnection, name: str, environment: str, *, limit: int | None, where: str = "true"
+    con: duckdb.DuckDBPyConnection,
+    name: str,
+    environment: str,
+    *,
+    limit: int | None,
+    period: Period,
+    where: str = "true",
 ) -> list[GroupCost]:
     # name/environment/where are fixed column expressions from this module, never user input.
-    rows = con.execute(
+    in_period, params = period_filter(period)
+    rows = query(
+        con,
         f"""
         SELECT {name}, {environment}, count(*), count(*) - count(cost_usd), count(DISTINCT conversation_id),
                coalesce(sum(input_tokens), 0), coalesce(sum(output_tokens), 0), sum(cost_usd)
         FROM llm_calls
-        WHERE NOT is_duplicate AND {where}
+        WHERE NOT is_duplicate AND {where} AND {in_period}
         GROUP BY ALL
         ORDER BY sum(cost_usd) DESC NULLS LAST, count(*) DESC, 1 NULLS LAST, 2 NULLS LAST
         LIMIT ?
         """,
-        [limit],
-    ).fetchall()
+        [*params, limit],
+    )
     return [GroupCost(*row) for row in rows]
 
 
-def top_conversations(con: duckdb.DuckDBPyConnection, *, limit: int = 10) -> list[ConversationCost]:
-    """The ``limit`` most expensive conversations, from ``llm_cost_by_conversation``."""
-    rows = con.execute(
-        """
-        SELECT conversation_id, user_id, calls, unpriced_calls, coalesce(input_tokens, 0),
-               coalesce(output_tokens, 0), cost_usd, list_filter(models, m -> m IS NOT NULL), first_call_at,
-               last_call_at
-        FROM llm_cost_by_conversation
-        ORDER BY cost_usd DESC NULLS LAST, calls DESC, conversation_id
+def top_conversations(
+    con: duckdb.DuckDBPyConnection, *, limit: int = 10, period: Period | None = None
+) -> list[ConversationCost]:
+    """The ``limit`` most expensive conversations: ``llm_cost_by_conversation``'s rows over the period."""
+    where, params = period_filter(period or Period())
+    rows = query(
+        con,
+        f"""
+        SELECT conversation_id, arg_min(user_id, start_time) FILTER (WHERE user_id IS NOT NULL), count(*),
+               count(*) - count(cost_usd),
+               coalesce(sum(input_tokens), 0), coalesce(sum(output_tokens), 0), sum(cost_usd) AS cost_usd,
+               list_filter(list_sort(list(DISTINCT coalesce(priced_model, response_model, request_model))),
+                           m -> m IS NOT NULL),
+               min(start_time), max(end_time)
+        FROM llm_calls
+        WHERE NOT is_duplicate AND conversation_id IS NOT NULL AND {where}
+        GROUP BY conversation_id
+        ORDER BY cost_usd DESC NULLS LAST, count(*) DESC, conversation_id
         LIMIT ?
         """,
-        [limit],
-    ).fetchall()
+        [*params, limit],
+    )
     return [ConversationCost(*row) for row in rows]
 
 
-def unpriced_calls(con: duckdb.DuckDBPyConnection) -> list[UnpricedGroup]:
+def unpriced_calls(con: duckdb.DuckDBPyConnection, period: Period | None = None) -> list[UnpricedGroup]:
     """Unpriced calls grouped by provider, model and pricing status, with the tokens they used."""
-    rows = con.execute(
-        """
-        SELECT provider, coalesce(response_model, request_model) AS model, pricing_status, count(*),
+    where, params = period_filter(period or Period())
+    rows = query(
+        con,
+        f"""
+        SELECT llm_provider_id(provider) AS provider, coalesce(response_model, request_model) AS model,
+               pricing_status, count(*),
                coalesce(sum(input_tokens), 0), coalesce(sum(cache_read_tokens), 0),
                coalesce(sum(cache_write_tokens), 0), coalesce(sum(output_tokens), 0), min(pricing_detail)
         FROM llm_unpriced_calls
+        WHERE {where}
         GROUP BY ALL
         ORDER BY count(*) DESC, provider NULLS LAST, model NULLS LAST, pricing_status
-        """
-    ).fetchall()
+        """,
+        params,
+    )
     return [UnpricedGroup(*row) for row in rows]
+
+
+def month_to_date(con: duckdb.DuckDBPyConnection, *, now: datetime) -> MonthToDate:
+    """Spend of ``now``'s UTC month so far, projected linearly to the month's end."""
+    [row] = query(
+        con,
+        "SELECT month, calls, unpriced_calls, cost_usd, projected_cost_usd, previous_month_cost_usd, days_elapsed,"
+        " days_in_month FROM llm_month_to_date_at(?)",
+        [now],
+    )
+    return MonthToDate(*row)
 
 
 # Query results map onto the dataclasses column by column: keep SELECT lists and fields in the same order.

@@ -1,40 +1,174 @@
-"""``otel-llm-cost report``: cost by day, model, service and user, in the terminal or as JSON."""
+"""``otel-llm-cost report``: cost by day, model, service, user, ... in the terminal, as JSON, CSV,
+markdown, or an HTML page with charts."""
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+from datetime import datetime, timezone
+from pathlib import Path
+
 import click
+import duckdb
 
 from otel_llm_cost import report as reporting
-from otel_llm_cost._report_render import render_report, report_to_json
-from otel_llm_cost.cli._common import console, db_option, format_option
+from otel_llm_cost._report_groups import GROUP_KEYS, build_grouped
+from otel_llm_cost._report_period import Period, PeriodError, parse_period
+from otel_llm_cost._report_render import render_grouped, render_report, report_to_json
+from otel_llm_cost._report_text import grouped_to_csv, grouped_to_markdown, report_to_markdown
+from otel_llm_cost.cli._common import console, db_option
+
+FORMATS = ("table", "json", "csv", "markdown")
 
 
 @click.command()
 @db_option
-@format_option("Tables for people, JSON (money as exact decimal strings) for programs.")
-@click.option("--days", type=click.IntRange(1, 3660), default=14, show_default=True, help="Days in the daily table.")
 @click.option(
-    "--top", type=click.IntRange(1, 1000), default=10, show_default=True, help="Users and conversations listed."
+    "--since",
+    metavar="WHEN",
+    help="Only calls that started at or after WHEN: a duration back from now (30m, 24h, 7d, 2w), a date "
+    "(2026-11-01, midnight UTC) or a date and time (2026-11-01T12:00, UTC unless it names an offset).",
 )
-def report(db_path: str, output_format: str, days: int, top: int) -> None:
+@click.option(
+    "--until",
+    metavar="WHEN",
+    help="Only calls that started before WHEN, as for --since; a date includes that whole day.",
+)
+@click.option(
+    "--by",
+    type=click.Choice(list(GROUP_KEYS)),
+    help="One table of calls, tokens and cost per model, user, conversation, service, day or agent, "
+    "with totals and the unpriced calls. Without it: the overview.",
+)
+@click.option(
+    "--top",
+    type=click.IntRange(1, 100_000),
+    default=10,
+    show_default=True,
+    help="Rows listed (users and conversations in the overview); the rest are summed into one line.",
+)
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(FORMATS),
+    default="table",
+    show_default=True,
+    help="Tables for people; JSON (money as exact decimal strings) or CSV for programs; markdown for a pull "
+    "request or $GITHUB_STEP_SUMMARY. CSV is one table: --by day unless --by says otherwise.",
+)
+@click.option(
+    "--days",
+    type=click.IntRange(1, 3660),
+    default=14,
+    show_default=True,
+    help="Without --since/--until: days in the overview's daily and per-model tables.",
+)
+@click.option(
+    "--html",
+    "html_path",
+    type=click.Path(dir_okay=False, writable=True),
+    help="Write a self-contained HTML page with charts (works offline) to this file instead of printing.",
+)
+def report(
+    db_path: str,
+    since: str | None,
+    until: str | None,
+    by: str | None,
+    top: int,
+    output_format: str,
+    days: int,
+    html_path: str | None,
+) -> None:
     """Print cost by day, model, service and user.
 
-    Also totals, the most expensive conversations, and the calls that could not be priced. The
-    database is opened read-only.
+    Totals and the calls that could not be priced are always shown; an unknown cost is n/a, never $0.
+    The database is opened read-only.
+
+    \b
+    Examples:
+      otel-llm-cost report                                  # overview: last 14 days, services, users
+      otel-llm-cost report --since 7d --by model            # last 7 days, one row per model
+      otel-llm-cost report --since 2026-11-01 --until 2026-11-30 --by user --top 20
+      otel-llm-cost report --since 24h --by day --format csv > cost.csv
+      otel-llm-cost report --since 1d --format markdown >> "$GITHUB_STEP_SUMMARY"
+      otel-llm-cost report --since 30d --html cost.html     # charts, one file, no network
     """
-    print_report(db_path, output_format=output_format, days=days, top=top)
+    now = datetime.now(timezone.utc)
+    try:
+        period = parse_period(since, until, now=now)
+    except PeriodError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if html_path:
+        write_html(db_path, html_path, period=period, days=days, top=top, now=now)
+        return
+    if output_format == "csv" and by is None:
+        by = "day"
+    if by is None:
+        print_report(db_path, output_format=output_format, days=days, top=top, period=period, now=now)
+        return
+    with _open(db_path) as con:
+        data = build_grouped(con, by, top=top, period=period)
+    if output_format == "json":
+        click.echo(report_to_json(data))
+    elif output_format == "csv":
+        click.echo(grouped_to_csv(data), nl=False)
+    elif output_format == "markdown":
+        click.echo(grouped_to_markdown(data), nl=False)
+    else:
+        render_grouped(data, console())
 
 
-def print_report(db_path: str, *, output_format: str, days: int, top: int) -> None:
+def print_report(
+    db_path: str,
+    *,
+    output_format: str,
+    days: int,
+    top: int,
+    period: Period | None = None,
+    now: datetime | None = None,
+) -> None:
+    """The overview (no ``--by``) in ``output_format``: table, json or markdown."""
+    with _open(db_path) as con:
+        data = reporting.build_report(con, days=days, top=top, period=period, now=now)
+    if output_format == "json":
+        click.echo(report_to_json(data))
+    elif output_format == "markdown":
+        click.echo(report_to_markdown(data), nl=False)
+    else:
+        render_report(data, console())
+
+
+def write_html(db_path: str, html_path: str, *, period: Period, days: int, top: int, now: datetime) -> None:
+    """Write the HTML page; say where, and how big, on one line."""
+    # Imported here: the HTML module needs plotly, an optional dependency the other formats do not.
+    from otel_llm_cost._report_html import CHART_IDS, HtmlUnavailable, cache_savings, render_html
+
+    with _open(db_path) as con:
+        data = reporting.build_report(con, days=days, top=top, period=period, now=now)
+        savings = cache_savings(con, data.window)
+    try:
+        page = render_html(data, savings, generated_at=now)
+    except HtmlUnavailable as exc:
+        raise click.ClickException(str(exc)) from exc
+    target = Path(html_path)
+    try:
+        target.write_text(page, "utf-8")
+    except OSError as exc:
+        raise click.ClickException(f"cannot write {html_path}: {exc.strerror or exc}") from exc
+    click.echo(
+        f"Wrote {html_path} ({target.stat().st_size / 1e6:.1f} MB, {len(CHART_IDS)} charts, "
+        f"{data.totals.calls:,} calls, {data.window.label()}); it needs no network to open."
+    )
+
+
+@contextlib.contextmanager
+def _open(db_path: str) -> Iterator[duckdb.DuckDBPyConnection]:
+    """The database read-only, closed afterwards; a one-line click error when it cannot be reported on."""
     try:
         con = reporting.open_database(db_path)
     except reporting.ReportError as exc:
         raise click.ClickException(str(exc)) from exc
     try:
-        data = reporting.build_report(con, days=days, top=top)
+        yield con
     finally:
         con.close()
-    if output_format == "json":
-        click.echo(report_to_json(data))
-    else:
-        render_report(data, console())
