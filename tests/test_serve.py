@@ -312,7 +312,9 @@ def test_read_api_serves_report_and_views_while_the_server_owns_the_file(start: 
     assert (row["model"], row["calls"], row["cost_usd"]) == ("gpt-4o-mini", 3, "0.000630000000000000")
     status, _, body = request(port, "GET", "/v1/report?days=3")
     report = json.loads(body)
-    assert (status, report["days"], report["totals"]["calls"]) == (200, 3, 3)
+    assert (status, report["totals"]["calls"], report["period"]) == (200, 3, {"since": None, "until": None})
+    window = report["window"]  # ?days=3: the daily table covers the last 3 days
+    assert window["until"] is not None and window["since"] is not None
     assert request(port, "GET", "/v1/views/llm_calls;DROP%20TABLE%20llm_calls")[0] == 404
     assert request(port, "GET", "/v1/views/llm_calls")[0] == 404  # a table, not a view
     status, _, body = request(port, "GET", "/v1/views/llm_daily_cost?limit=many")
