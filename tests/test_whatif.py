@@ -215,14 +215,14 @@ def test_macros_follow_their_tables_up_and_down() -> None:
             " AND function_name LIKE 'llm_%' ORDER BY 1").fetchall()]  # fmt: skip
 
     migrate(con)
-    assert macros() == ["llm_daily_cost_in", "llm_what_if"]
+    assert macros() == ["llm_daily_cost_in", "llm_month_to_date_at", "llm_what_if"]
     migrate(con, to=8)  # exchange_rates is gone, llm_calls and the catalog are not
-    assert macros() == ["llm_what_if"]
+    assert macros() == ["llm_month_to_date_at", "llm_what_if"]
     assert con.execute("SELECT count(*) FROM llm_what_if('gpt-4o')").fetchall() == [(0,)]
     migrate(con, to=0)
     assert macros() == []
     migrate(con)
-    assert macros() == ["llm_daily_cost_in", "llm_what_if"]
+    assert macros() == ["llm_daily_cost_in", "llm_month_to_date_at", "llm_what_if"]
 
 
 def test_the_readme_sql_examples_run(store: DuckDBStore) -> None:

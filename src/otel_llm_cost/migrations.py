@@ -30,6 +30,7 @@ logger = logging.getLogger(__name__)
 
 MIGRATIONS_TABLE = "_otel_llm_cost_migrations"
 _NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)$")
+_MACRO_NAME = re.compile(r"CREATE\s+(?:OR\s+REPLACE\s+)?MACRO\s+(\w+)", re.IGNORECASE)
 
 
 class MigrationError(RuntimeError):
@@ -208,13 +209,18 @@ def apply_views(
         MigrationError: a view failed to apply at the newest schema.
     """
     for entry in view_files() if views is None else views:
+        sql = entry.read_text("utf-8")
         try:
-            con.execute(entry.read_text("utf-8"))
+            con.execute(sql)
         except duckdb.Error as exc:
             view = entry.name.removesuffix(".sql")
             if complete:
                 raise MigrationError(f"view {view} failed to apply: {exc}") from exc
             con.execute(f"DROP VIEW IF EXISTS {view}")
-            # A file may hold a table macro instead (llm_what_if): it must not outlive its tables either.
-            con.execute(f"DROP MACRO TABLE IF EXISTS {view}")
+            # A file may hold table macros too (llm_what_if, llm_month_to_date_at): DuckDB creates a
+            # macro without binding it, so they must be dropped or they outlive their tables.
+            for macro in {view, *_MACRO_NAME.findall(sql)}:
+                for kind in ("MACRO TABLE", "MACRO"):  # a table macro, or a scalar one (llm_provider_id)
+                    with contextlib.suppress(duckdb.Error):  # a name of the other kind
+                        con.execute(f"DROP {kind} IF EXISTS {macro}")
             logger.info("view %s is not available at this schema version", view)
