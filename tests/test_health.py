@@ -32,7 +32,7 @@ def test_health_shows_rows_and_the_spans_dropped_by_the_writer(tmp_path: Path) -
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
     assert (data["calls"], data["unpriced_calls"], data["duplicate_calls"], data["lost"]) == (4, 3, 0, 2)
-    assert data["schema"] == "0007_ingest_health" and data["pending_migrations"] == []
+    assert data["schema"] == "0010_query_log" and data["pending_migrations"] == []
     [writer] = data["processes"]
     assert (writer["processed"], writer["stored"], writer["dropped_queue_full"], writer["lost"]) == (4, 4, 2, 2)
     assert data["file_bytes"] > 0
