@@ -159,8 +159,15 @@ def test_migrate_applies_all_then_nothing() -> None:
     assert migrate(con) == [f"up {name}" for name in NAMES]
     assert applied(con) == NAMES
     assert pending(con) == []
-    assert tables(con) == [MIGRATIONS_TABLE, "llm_agent_runs", "llm_calls", "llm_ingest_health", "model_prices",
-                          "query_log", "retention_runs"]
+    assert tables(con) == [
+        MIGRATIONS_TABLE,
+        "llm_agent_runs",
+        "llm_calls",
+        "llm_ingest_health",
+        "model_prices",
+        "query_log",
+        "retention_runs",
+    ]
     assert views(con) == VIEWS
     recorded = con.execute(f"SELECT name, number, applied_at IS NOT NULL FROM {MIGRATIONS_TABLE} ORDER BY number")
     assert recorded.fetchall() == [("0001_initial", 1, True), ("0002_reported_cost", 2, True),
