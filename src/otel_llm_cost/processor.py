@@ -41,7 +41,9 @@ from otel_llm_cost import _settings
 from otel_llm_cost import environment_variables as env
 from otel_llm_cost._capture import AttributeCapture, Redactor, parse_allow_list
 from otel_llm_cost._dialects import MARKERS as _MARKERS
+from otel_llm_cost._upkeep import Upkeep
 from otel_llm_cost._worker import QueueWorker
+from otel_llm_cost.export import ExportSpec
 from otel_llm_cost.exporter import CostExporter
 from otel_llm_cost.forwarding import FORWARD_NAMES, SpanForwarder, exporter_from_name
 from otel_llm_cost.health import ingest_health_row
@@ -128,6 +130,12 @@ class LLMCostSpanProcessor(QueueWorker, SpanProcessor):
             completions are never stored unless listed here.
         redact: ``redact(name, value)`` returns what to store for an allowed attribute, or None to
             leave it out; if it raises, the attribute is left out (never stored unredacted).
+        export_on_exit: a file (or an :class:`~otel_llm_cost.export.ExportSpec`) to export to at
+            shutdown, after the last write; :envvar:`OTEL_LLM_COST_EXPORT_ON_EXIT`, else none.
+        retention_days: once a UTC day, archive and delete the calls older than this many days
+            (see :mod:`otel_llm_cost.retention`); :envvar:`OTEL_LLM_COST_RETENTION_DAYS`, else keep all.
+        retention_archive_dir: where retention archives; :envvar:`OTEL_LLM_COST_RETENTION_ARCHIVE_DIR`,
+            else ``<database name>-archive`` beside the database.
 
     Raises:
         ValueError: an argument is malformed (configuration time, never span time).
@@ -150,6 +158,9 @@ class LLMCostSpanProcessor(QueueWorker, SpanProcessor):
         token_usage_metrics: bool | None = None,
         store_attributes: Sequence[str] | None = None,
         redact: Redactor | None = None,
+        export_on_exit: ExportSpec | str | os.PathLike[str] | None = None,
+        retention_days: int | None = None,
+        retention_archive_dir: str | os.PathLike[str] | None = None,
     ) -> None:
         if store is not None and db_path is not None:
             raise ValueError("pass either db_path or store, not both")
@@ -186,6 +197,10 @@ class LLMCostSpanProcessor(QueueWorker, SpanProcessor):
         elif isinstance(store_attributes, str):
             raise ValueError("store_attributes must be a list of attribute names, not one string")
         capture = AttributeCapture(store_attributes, redact=redact)
+        self._upkeep = Upkeep.configure(
+            db_path=self.db_path, store=store, export_on_exit=export_on_exit, retention_days=retention_days,
+            retention_archive_dir=retention_archive_dir,
+        )  # fmt: skip
 
         # Configuration is valid from here on: start threads.
         self.forwarder: SpanForwarder | None = None
@@ -334,6 +349,8 @@ class LLMCostSpanProcessor(QueueWorker, SpanProcessor):
 
     def _after_last_drain(self) -> None:
         # The forwarder is shut down by shutdown(), within its deadline; only the store is closed here.
+        if self._upkeep is not None:
+            self._upkeep.at_exit()
         self.exporter.close_store()
 
     def _drain(self) -> None:
@@ -345,6 +362,8 @@ class LLMCostSpanProcessor(QueueWorker, SpanProcessor):
                 self.exporter.export_with_context(batch)
             except Exception:  # pragma: no cover - CostExporter.export does not raise
                 logger.exception("exporting %d LLM spans failed", len(batch))
+        if self._upkeep is not None:
+            self._upkeep.after_drain()
 
     def _after_fork_in_child(self) -> None:
         # The parent's queue, worker and connection stay with the parent: the child starts empty,

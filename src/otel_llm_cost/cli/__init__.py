@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from otel_llm_cost.cli import demo, export, health, migrate, report
+from otel_llm_cost.cli import demo, export, health, migrate, prune, report
 from otel_llm_cost.cli._common import cli
 
 cli.add_command(demo.demo)
@@ -10,5 +10,6 @@ cli.add_command(report.report)
 cli.add_command(migrate.migrate_command)
 cli.add_command(health.health_command)
 cli.add_command(export.export_command)
+cli.add_command(prune.prune_command)
 
 __all__ = ["cli"]
