@@ -5,6 +5,9 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
+import subprocess
+import sys
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -16,7 +19,7 @@ import pytest
 from click.testing import CliRunner
 from cost_rows import COSTS, UTC, add_call, day
 
-from otel_llm_cost import DuckDBStore
+from otel_llm_cost import DuckDBStore, LLMCostSpanProcessor
 from otel_llm_cost.cli import cli
 from otel_llm_cost.export import ExportError, ExportSpec, export
 from otel_llm_cost.migrations import migrate
@@ -206,3 +209,46 @@ def test_a_database_without_query_log_still_exports_and_says_why_nothing_was_log
 def test_export_spec_rejects_an_unknown_suffix(tmp_path: Path) -> None:
     with pytest.raises(ExportError, match=r"cannot tell the format from '.*calls.txt': give one of csv, json, parquet"):
         ExportSpec(tmp_path / "calls.txt").resolved_format()
+
+
+# A process that ends three calls and exits normally: its atexit hook flushes, then exports.
+EXIT_SCRIPT = """
+import sys
+from opentelemetry.sdk.trace import TracerProvider
+from otel_llm_cost import LLMCostSpanProcessor
+from otel_llm_cost.export import ExportSpec
+db, out = sys.argv[1], sys.argv[2]
+spec = None if out == "env" else ExportSpec(out, source="llm_daily_cost")
+provider = TracerProvider(shutdown_on_exit=False)  # only our own atexit hook may save the spans
+provider.add_span_processor(LLMCostSpanProcessor(db_path=db, export_on_exit=spec, schedule_delay_millis=60_000))
+attrs = {"gen_ai.operation.name": "chat", "gen_ai.provider.name": "openai", "gen_ai.request.model": "gpt-4o-mini",
+         "gen_ai.usage.input_tokens": 1000, "gen_ai.usage.output_tokens": 100}
+for _ in range(3):
+    provider.get_tracer("t").start_span("chat", attributes=attrs).end()
+"""
+
+
+def test_export_on_exit_writes_after_the_final_flush(tmp_path: Path) -> None:
+    db, out = tmp_path / "app.duckdb", tmp_path / "daily.parquet"
+    subprocess.run([sys.executable, "-c", EXIT_SCRIPT, str(db), str(out)], check=True, timeout=120)
+    rows = duckdb.connect().execute(f"SELECT model, calls, cost_usd FROM '{out}'").fetchall()
+    # gpt-4o-mini: 1000 input tokens at $0.15 and 100 output at $0.60 per million = $0.00021 a call.
+    assert rows == [("gpt-4o-mini", 3, Decimal("0.00063"))]
+    assert query_log(str(db))[0][:4] == ("export_on_exit", "llm_daily_cost", 1, True)
+
+
+def test_export_on_exit_from_the_environment(tmp_path: Path) -> None:
+    db, out = tmp_path / "app.duckdb", tmp_path / "calls.json"
+    env = {**os.environ, "OTEL_LLM_COST_EXPORT_ON_EXIT": str(out)}
+    subprocess.run([sys.executable, "-c", EXIT_SCRIPT, str(db), "env"], check=True, timeout=120, env=env)
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [(r["request_model"], Decimal(r["cost_usd"])) for r in rows] == [("gpt-4o-mini", Decimal("0.00021"))] * 3
+
+
+def test_export_on_exit_is_checked_at_construction(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match=r"export_on_exit: cannot tell the format from '.*costs.txt'"):
+        LLMCostSpanProcessor(db_path=str(tmp_path / "a.duckdb"), export_on_exit=tmp_path / "costs.txt")
+    with mock.patch.dict("os.environ", {"OTEL_LLM_COST_EXPORT_ON_EXIT": "costs.txt"}):
+        processor = LLMCostSpanProcessor(db_path=str(tmp_path / "a.duckdb"), flush_at_exit=False)
+        assert processor._upkeep is None  # logged and ignored, as every malformed environment value
+        processor.shutdown()
