@@ -66,4 +66,6 @@ def cli() -> None:
       otel-llm-cost report --format json     # the same data, machine-readable
       otel-llm-cost migrate --list           # which schema migrations are applied
       otel-llm-cost health                   # rows, last write, spans lost, file size
+      otel-llm-cost export -o calls.parquet  # a table or view as CSV, JSON or Parquet
+      otel-llm-cost prune --older-than 365d  # archive to Parquet, then delete old calls
     """

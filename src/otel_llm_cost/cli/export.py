@@ -68,7 +68,7 @@ def export_command(
     overwrite: bool,
     query_log: bool | None,
 ) -> None:
-    """Export a table or view to CSV, JSON or Parquet.
+    """Export a table or view: CSV, JSON, Parquet.
 
     Money stays exact: DECIMAL in Parquet, its digits in CSV, a string of its digits in JSON
     (one object per line). The database is opened read-only.

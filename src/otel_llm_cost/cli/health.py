@@ -23,7 +23,7 @@ from otel_llm_cost.store import DuckDBStore, StoreUnavailable
 )
 @query_log_option
 def health_command(db_path: str, output_format: str, slowest: int, query_log: bool | None) -> None:
-    """Check rows, last write, lost spans, size and slow queries.
+    """Check rows, lost spans, size, slow queries.
 
     Drops are what each writing process recorded (queue full, failed writes, unreadable spans).
     The slowest queries are those that export, report and health logged in query_log, worst run

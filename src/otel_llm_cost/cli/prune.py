@@ -26,7 +26,7 @@ from otel_llm_cost.store import DuckDBStore, StoreUnavailable
 @click.option("--no-archive", is_flag=True, help="Delete without archiving. The rows are gone for good.")
 @click.option("--dry-run", is_flag=True, help="Only count what would be removed; change nothing.")
 def prune_command(db_path: str, older_than: str, archive_dir: str | None, no_archive: bool, dry_run: bool) -> None:
-    """Archive, then delete, the calls older than an age.
+    """Archive, then delete, calls older than AGE.
 
     The calls and agent runs that started before the cutoff are written to Parquet, the archive's row
     count is read back and checked, and only then are they deleted, in one transaction with the
