@@ -197,3 +197,17 @@ def test_retention_options_are_checked_at_construction() -> None:
         LLMCostSpanProcessor(db_path=":memory:", retention_days=0, flush_at_exit=False)
     with pytest.raises(ValueError, match="retention of an in-memory database needs retention_archive_dir"):
         LLMCostSpanProcessor(store=DuckDBStore(":memory:"), retention_days=30, flush_at_exit=False)
+
+
+def test_retention_from_the_environment(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    env = {"OTEL_LLM_COST_RETENTION_DAYS": "30", "OTEL_LLM_COST_RETENTION_ARCHIVE_DIR": str(tmp_path / "arch")}
+    with mock.patch.dict("os.environ", env):
+        processor = LLMCostSpanProcessor(db_path=str(tmp_path / "a.duckdb"), flush_at_exit=False)
+        processor.shutdown()
+    assert processor._upkeep is not None and processor._upkeep.retention is not None
+    assert (processor._upkeep.retention.days, processor._upkeep.retention.archive_dir) == (30, tmp_path / "arch")
+    with mock.patch.dict("os.environ", {"OTEL_LLM_COST_RETENTION_DAYS": "a year"}):
+        processor = LLMCostSpanProcessor(db_path=str(tmp_path / "a.duckdb"), flush_at_exit=False)
+        processor.shutdown()
+    assert processor._upkeep is None
+    assert "ignoring OTEL_LLM_COST_RETENTION_DAYS='a year': not a positive integer; keeping every row" in caplog.text

@@ -186,6 +186,12 @@ def _export_spec(value: ExportSpec | str | os.PathLike[str] | None) -> ExportSpe
 
 
 def _retention_days(argument: int | None) -> int | None:
-    if argument is None and not os.environ.get(env.OTEL_LLM_COST_RETENTION_DAYS, "").strip():
+    if argument is not None:
+        return _settings.positive_int("retention_days", argument, env.OTEL_LLM_COST_RETENTION_DAYS, 1)
+    raw = os.environ.get(env.OTEL_LLM_COST_RETENTION_DAYS, "").strip()
+    if not raw:
         return None
-    return _settings.positive_int("retention_days", argument, env.OTEL_LLM_COST_RETENTION_DAYS, 0) or None
+    if raw.isdigit() and int(raw) >= 1:
+        return int(raw)
+    logger.warning("ignoring %s=%r: not a positive integer; keeping every row", env.OTEL_LLM_COST_RETENTION_DAYS, raw)
+    return None
