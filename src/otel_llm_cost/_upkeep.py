@@ -19,8 +19,8 @@ import logging
 import os
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 import duckdb
@@ -49,7 +49,7 @@ class RetentionSchedule:
     days: int
     archive_dir: Path | None
     clock: Callable[[], datetime] = _utc_now
-    _checked_day: object = None
+    _checked_day: date | None = field(default=None, init=False)  # the UTC day last decided
 
     def checked_today(self) -> bool:
         """Whether today's check is done: then nothing is asked of the database until tomorrow."""
@@ -95,7 +95,6 @@ class Upkeep:
     @classmethod
     def configure(
         cls,
-        *,
         db_path: str | None,
         store: DuckDBStore | None,
         export_on_exit: ExportSpec | str | os.PathLike[str] | None,

@@ -130,12 +130,9 @@ class LLMCostSpanProcessor(QueueWorker, SpanProcessor):
             completions are never stored unless listed here.
         redact: ``redact(name, value)`` returns what to store for an allowed attribute, or None to
             leave it out; if it raises, the attribute is left out (never stored unredacted).
-        export_on_exit: a file (or an :class:`~otel_llm_cost.export.ExportSpec`) to export to at
-            shutdown, after the last write; :envvar:`OTEL_LLM_COST_EXPORT_ON_EXIT`, else none.
-        retention_days: once a UTC day, archive and delete the calls older than this many days
-            (see :mod:`otel_llm_cost.retention`); :envvar:`OTEL_LLM_COST_RETENTION_DAYS`, else keep all.
-        retention_archive_dir: where retention archives; :envvar:`OTEL_LLM_COST_RETENTION_ARCHIVE_DIR`,
-            else ``<database name>-archive`` beside the database.
+        export_on_exit, retention_days, retention_archive_dir: an export written at shutdown (a file
+            or an ``ExportSpec``), and a daily archive-then-delete of older calls; see
+            :mod:`otel_llm_cost._upkeep` and their ``OTEL_LLM_COST_*`` variables.
 
     Raises:
         ValueError: an argument is malformed (configuration time, never span time).
@@ -197,10 +194,7 @@ class LLMCostSpanProcessor(QueueWorker, SpanProcessor):
         elif isinstance(store_attributes, str):
             raise ValueError("store_attributes must be a list of attribute names, not one string")
         capture = AttributeCapture(store_attributes, redact=redact)
-        self._upkeep = Upkeep.configure(
-            db_path=self.db_path, store=store, export_on_exit=export_on_exit, retention_days=retention_days,
-            retention_archive_dir=retention_archive_dir,
-        )  # fmt: skip
+        self._upkeep = Upkeep.configure(self.db_path, store, export_on_exit, retention_days, retention_archive_dir)
 
         # Configuration is valid from here on: start threads.
         self.forwarder: SpanForwarder | None = None
