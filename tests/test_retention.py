@@ -10,12 +10,12 @@ from unittest import mock
 import duckdb
 import pytest
 from click.testing import CliRunner
-from conftest import lock_held_by_another_process
+from conftest import chat_attributes, lock_held_by_another_process
 from cost_rows import COSTS, add_call, add_run, day
 from opentelemetry.sdk.trace import TracerProvider
 
 from otel_llm_cost import DuckDBStore, LLMCostSpanProcessor, retention
-from otel_llm_cost._upkeep import RetentionSchedule
+from otel_llm_cost._upkeep import RetentionSchedule, Upkeep
 from otel_llm_cost.cli import cli
 
 # Calls on 2026-11-01 .. 2026-11-06, span n on day n; agent runs on days 1, 3 and 5.
@@ -184,9 +184,12 @@ def test_the_processor_prunes_on_its_worker_with_retention_days(db: str, tmp_pat
     provider = TracerProvider()
     processor = LLMCostSpanProcessor(db_path=db, retention_days=1, flush_at_exit=False, schedule_delay_millis=50)
     provider.add_span_processor(processor)
+    # A call ended now: the worker's store is open, with a row, when retention opens its connection.
+    provider.get_tracer("t").start_span("chat", attributes=chat_attributes()).end()
     assert processor.force_flush(10_000)
     provider.shutdown()
-    assert count(db, "SELECT count(*) FROM llm_calls") == 0  # all of 2026-11 is more than a day old
+    assert count(db, "SELECT count(*) FROM llm_calls") == 1  # the new call; all of 2026-11-01..06 went
+    assert processor.stats().stored == 1
     with duckdb.connect(db, read_only=True) as con:
         assert con.execute("SELECT source, calls_deleted FROM retention_runs").fetchall() == [("processor", 6)]
     assert len(archived(tmp_path / "cost-archive")) == 6
@@ -211,3 +214,18 @@ def test_retention_from_the_environment(tmp_path: Path, caplog: pytest.LogCaptur
         processor.shutdown()
     assert processor._upkeep is None
     assert "ignoring OTEL_LLM_COST_RETENTION_DAYS='a year': not a positive integer; keeping every row" in caplog.text
+
+
+def test_a_retention_that_cannot_open_the_database_logs_once_a_day(
+    db: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    clock = Clock(day(2026, 11, 6, 9))
+    upkeep = Upkeep.configure(str(tmp_path / "missing" / "x.duckdb"), None, None, 3, None)
+    assert upkeep is not None and upkeep.retention is not None
+    upkeep.retention.clock = clock
+    for _ in range(3):
+        upkeep.after_drain()
+    assert caplog.text.count("retention failed; the rows are kept, and it is tried again tomorrow") == 1
+    clock.now += timedelta(days=1)
+    upkeep.after_drain()
+    assert caplog.text.count("retention failed") == 2

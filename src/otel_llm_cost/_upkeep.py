@@ -55,6 +55,9 @@ class RetentionSchedule:
         """Whether today's check is done: then nothing is asked of the database until tomorrow."""
         return self._checked_day == self.clock().date()
 
+    def skip_today(self) -> None:
+        self._checked_day = self.clock().date()
+
     def due(self, con: duckdb.DuckDBPyConnection) -> bool:
         today = self.clock().date()
         if self._checked_day == today:
@@ -127,6 +130,7 @@ class Upkeep:
             with self._connect() as con:
                 self.retention.run(con)
         except Exception:
+            self.retention.skip_today()  # one error a day in the log, not one per batch
             logger.exception("retention failed; the rows are kept, and it is tried again tomorrow")
 
     def at_exit(self) -> None:
