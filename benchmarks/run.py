@@ -236,6 +236,10 @@ def correctness_checks(figures: dict[str, Any]) -> list[dict[str, Any]]:
         check(f"views[{rows}]: the generated table holds every call", result["calls"] == int(rows), made)
         empty = [view for view, r in result["views"].items() if r["result_rows"] == 0]
         check(f"views[{rows}]: every view answers with rows", len(result["views"]) >= 6 and not empty, empty)
+        shape = {"models": result["models"], "days": result["days"]}
+        check(f"views[{rows}]: 50 models over 90 days", shape == {"models": 50, "days": 90}, shape)
+        report = {"report_calls": result["report"]["result_rows"], "calls": result["calls"] - result["duplicates"]}
+        check(f"views[{rows}]: the report counts every call once", report["report_calls"] == report["calls"], report)
     if "pricing" in figures:
         identity = figures["pricing"]["identity"]
         check(
@@ -349,6 +353,12 @@ def render(results: dict[str, Any]) -> str:
         )
         for view, v in r["views"].items():
             lines.append(row(f"     {view}", _fmt(v["ms"]), _fmt(r["baseline_ms"]), spread(v["vs_scan"])))
+        lines.append(row("     report (build_report)", _fmt(r["report"]["ms"]), _fmt(r["baseline_ms"]),
+                         spread(r["report"]["vs_scan"])))  # fmt: skip
+        slowest = r["slowest_view"]
+        lines.append(f"     file: {r['file_mb_per_million_calls']:,.1f} MB per million calls; slowest view"
+                     f" {slowest['view']} {_fmt(slowest['ms'])} ms (target < {slowest['target_ms']:,} ms:"
+                     f" {'met' if slowest['met'] else 'missed'})")  # fmt: skip
     if "budget_check" in figures:
         r = figures["budget_check"]
         lines.append(row(f"6. check_budget() ns/op ({r['budgets']} budgets)", _fmt(r["candidate_ns_per_op"]),

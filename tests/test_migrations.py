@@ -35,6 +35,7 @@ NAMES = [
     "0007_ingest_health",
     "0008_price_catalog",
     "0009_reprice_and_currencies",
+    "0010_query_log",
     "0011_budgets",
 ]
 VIEWS = [
@@ -182,14 +183,15 @@ def test_migrate_applies_all_then_nothing() -> None:
     assert pending(con) == []
     assert tables(con) == [MIGRATIONS_TABLE, "exchange_rates", "llm_agent_runs", "llm_budget_alerts",
                            "llm_budget_deliveries", "llm_budgets", "llm_calls", "llm_ingest_health", "llm_price_audit",
-                           "model_price_catalogs", "model_prices"]  # fmt: skip
+                           "model_price_catalogs", "model_prices", "query_log", "retention_runs"]  # fmt: skip
     assert views(con) == VIEWS
     recorded = con.execute(f"SELECT name, number, applied_at IS NOT NULL FROM {MIGRATIONS_TABLE} ORDER BY number")
     assert recorded.fetchall() == [("0001_initial", 1, True), ("0002_reported_cost", 2, True),
                                    ("0003_call_details", 3, True), ("0004_agent_runs", 4, True),
                                    ("0005_test_id", 5, True), ("0006_captured_attributes", 6, True),
                                    ("0007_ingest_health", 7, True), ("0008_price_catalog", 8, True),
-                                   ("0009_reprice_and_currencies", 9, True), ("0011_budgets", 11, True)]  # fmt: skip
+                                   ("0009_reprice_and_currencies", 9, True), ("0010_query_log", 10, True),
+                                   ("0011_budgets", 11, True)]  # fmt: skip
     # Applying twice is a no-op that still (re)creates the views.
     assert migrate(con) == []
     assert views(con) == VIEWS

@@ -184,3 +184,37 @@ OTEL_LLM_COST_SMTP_FROM: Final = "OTEL_LLM_COST_SMTP_FROM"
 
 The From address of alert emails. Default: ``otel-llm-cost@localhost``. Argument: ``SmtpSettings(sender=...)``.
 """
+
+OTEL_LLM_COST_QUERY_LOG: Final = "OTEL_LLM_COST_QUERY_LOG"
+"""
+.. envvar:: OTEL_LLM_COST_QUERY_LOG
+
+``false`` stops ``export``, ``health`` and the processor's export at exit from recording their
+queries' durations and row counts in ``query_log``. Default: ``true``. Option: ``--no-query-log``.
+"""
+
+OTEL_LLM_COST_EXPORT_ON_EXIT: Final = "OTEL_LLM_COST_EXPORT_ON_EXIT"
+"""
+.. envvar:: OTEL_LLM_COST_EXPORT_ON_EXIT
+
+A file (``.csv``, ``.json`` or ``.parquet``) the processor writes ``llm_calls`` to at shutdown,
+after its last write. Default: unset, no export. Argument: ``export_on_exit`` (a path or an
+:class:`~otel_llm_cost.export.ExportSpec` with another source, format or ``since``).
+"""
+
+OTEL_LLM_COST_RETENTION_DAYS: Final = "OTEL_LLM_COST_RETENTION_DAYS"
+"""
+.. envvar:: OTEL_LLM_COST_RETENTION_DAYS
+
+Keep this many days of calls: once a UTC day, the processor archives the older ones to Parquet and
+deletes them (as ``otel-llm-cost prune --older-than Nd``). Default: unset, keep everything.
+Argument: ``retention_days``.
+"""
+
+OTEL_LLM_COST_RETENTION_ARCHIVE_DIR: Final = "OTEL_LLM_COST_RETENTION_ARCHIVE_DIR"
+"""
+.. envvar:: OTEL_LLM_COST_RETENTION_ARCHIVE_DIR
+
+Where retention archives the rows it deletes (Parquet, partitioned by day). Default: the folder
+``<database file name>-archive`` beside the database. Argument: ``retention_archive_dir``.
+"""

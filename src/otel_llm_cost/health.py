@@ -3,11 +3,13 @@
 Read-only. It answers what an operator asks before trusting the numbers: which schema, how many
 calls, when the last one was written, how many are unpriced or duplicates, and how many spans
 never arrived (queue drops and failed writes, as each writing process recorded them in
-``llm_ingest_health``), plus the file's size.
+``llm_ingest_health``), plus the file's size, the last prune (``retention_runs``) and the slowest
+queries the commands ran (``query_log``). Its own queries are timed into that log too.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import socket
 from dataclasses import asdict, dataclass
@@ -17,6 +19,7 @@ from typing import Any
 
 import duckdb
 
+from otel_llm_cost import query_log
 from otel_llm_cost.migrations import applied, load_migrations
 
 # The counters of ProcessorStats that a health row keeps.
@@ -75,6 +78,8 @@ class Health:
     first_call: datetime | None
     last_call: datetime | None
     processes: list[ProcessHealth]
+    last_prune: dict[str, Any] | None = None  #: the newest retention_runs row
+    slowest_queries: list[dict[str, Any]] = dataclasses.field(default_factory=list)  #: from query_log
 
     @property
     def lost(self) -> int:
@@ -88,26 +93,34 @@ class Health:
         return data
 
 
-def check(con: duckdb.DuckDBPyConnection, path: str) -> Health:
-    """Gather the health of an open (read-only is enough) cost database."""
+def check(
+    con: duckdb.DuckDBPyConnection, path: str, *, log: query_log.QueryLog | None = None, slowest: int = 5
+) -> Health:
+    """Gather the health of an open (read-only is enough) cost database.
+
+    Args:
+        log: times the queries (saved by the caller); by default they are not recorded.
+        slowest: how many of the slowest logged queries to list.
+    """
+    timed = (log or query_log.QueryLog("health", enabled=False)).connection(con)
     done = applied(con)
     pending = [m.name for m in load_migrations() if m.name not in set(done)]
     tables = {row[0] for row in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
 
     def one(sql: str) -> Any:
-        row = con.execute(sql).fetchone()
+        row = timed.execute(sql).fetchone()
         return row[0] if row else None
 
     calls = unpriced = duplicates = 0
     last_write = first_call = last_call = None
     if "llm_calls" in tables:
-        calls, unpriced, duplicates, last_write, first_call, last_call = con.execute(
+        calls, unpriced, duplicates, last_write, first_call, last_call = timed.execute(
             "SELECT count(*), count(*) FILTER (WHERE cost_usd IS NULL), count(*) FILTER (WHERE is_duplicate),"
             " max(ingested_at), min(start_time), max(start_time) FROM llm_calls"
         ).fetchone() or (0, 0, 0, None, None, None)
     processes: list[ProcessHealth] = []
     if "llm_ingest_health" in tables:
-        rows = con.execute(
+        rows = timed.execute(
             "SELECT host, pid, started_at, updated_at, processed, stored, dropped_queue_full, store_failed,"
             " malformed, forward_failed, forward_dropped_queue_full FROM llm_ingest_health ORDER BY updated_at DESC"
         ).fetchall()
@@ -129,4 +142,12 @@ def check(con: duckdb.DuckDBPyConnection, path: str) -> Health:
         first_call=first_call,
         last_call=last_call,
         processes=processes,
+        last_prune=_last_prune(con) if "retention_runs" in tables else None,
+        slowest_queries=query_log.slowest(con, slowest),
     )
+
+
+def _last_prune(con: duckdb.DuckDBPyConnection) -> dict[str, Any] | None:
+    cursor = con.execute("SELECT * FROM retention_runs ORDER BY ran_at DESC LIMIT 1")
+    row = cursor.fetchone()
+    return None if row is None else dict(zip([d[0] for d in cursor.description or []], row, strict=True))

@@ -41,9 +41,11 @@ from otel_llm_cost import _settings
 from otel_llm_cost import environment_variables as env
 from otel_llm_cost._capture import AttributeCapture, Redactor, parse_allow_list
 from otel_llm_cost._dialects import MARKERS as _MARKERS
+from otel_llm_cost._upkeep import Upkeep
 from otel_llm_cost._worker import QueueWorker
 from otel_llm_cost.budget_monitor import BudgetMonitor, monitor_for
 from otel_llm_cost.budgets import Budget, BudgetDecision, BudgetStatus
+from otel_llm_cost.export import ExportSpec
 from otel_llm_cost.exporter import CostExporter
 from otel_llm_cost.forwarding import FORWARD_NAMES, SpanForwarder, exporter_from_name
 from otel_llm_cost.health import ingest_health_row
@@ -142,6 +144,9 @@ class LLMCostSpanProcessor(QueueWorker, SpanProcessor):
         budgets: :class:`Budget` objects to watch, or a :class:`BudgetMonitor` with options; the
             budgets of the ``llm_budgets`` table are watched too (see README, Budgets and alerts).
         budgets_file: a TOML file of budgets; :envvar:`OTEL_LLM_COST_BUDGETS_FILE`, else none.
+        export_on_exit, retention_days, retention_archive_dir: an export written at shutdown (a file
+            or an ``ExportSpec``), and a daily archive-then-delete of older calls; see
+            :mod:`otel_llm_cost._upkeep` and their ``OTEL_LLM_COST_*`` variables.
 
     Raises:
         ValueError: an argument is malformed (configuration time, never span time).
@@ -168,6 +173,9 @@ class LLMCostSpanProcessor(QueueWorker, SpanProcessor):
         spool_dir: str | os.PathLike[str] | None = None,
         budgets: Sequence[Budget] | BudgetMonitor | None = None,
         budgets_file: str | os.PathLike[str] | None = None,
+        export_on_exit: ExportSpec | str | os.PathLike[str] | None = None,
+        retention_days: int | None = None,
+        retention_archive_dir: str | os.PathLike[str] | None = None,
     ) -> None:
         if store is not None and db_path is not None:
             raise ValueError("pass either db_path or store, not both")
@@ -207,6 +215,7 @@ class LLMCostSpanProcessor(QueueWorker, SpanProcessor):
         capture = AttributeCapture(store_attributes, redact=redact)
         spool = _settings.text(spool_dir, env.OTEL_LLM_COST_SPOOL_DIR, "")
         self.budgets = monitor_for(budgets, budgets_file)
+        self._upkeep = Upkeep.configure(self.db_path, store, export_on_exit, retention_days, retention_archive_dir)
 
         # Configuration is valid from here on: start threads.
         self.forwarder: SpanForwarder | None = None
@@ -370,6 +379,8 @@ class LLMCostSpanProcessor(QueueWorker, SpanProcessor):
 
     def _after_last_drain(self) -> None:
         # The forwarder is shut down by shutdown(), within its deadline; only the store is closed here.
+        if self._upkeep is not None:
+            self._upkeep.at_exit()
         self.exporter.close_store()
 
     def _drain(self) -> None:
@@ -383,6 +394,8 @@ class LLMCostSpanProcessor(QueueWorker, SpanProcessor):
                 self.exporter.export_with_context(batch)
             except Exception:  # pragma: no cover - CostExporter.export does not raise
                 logger.exception("exporting %d LLM spans failed", len(batch))
+        if self._upkeep is not None:
+            self._upkeep.after_drain()
 
     def _after_fork_in_child(self) -> None:
         # The parent's queue, worker and connection stay with the parent: the child starts empty,

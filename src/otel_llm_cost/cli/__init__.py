@@ -2,7 +2,21 @@
 
 from __future__ import annotations
 
-from otel_llm_cost.cli import budget, demo, health, ingest, migrate, prices, rates, report, reprice, serve, whatif
+from otel_llm_cost.cli import (
+    budget,
+    demo,
+    export,
+    health,
+    ingest,
+    migrate,
+    prices,
+    prune,
+    rates,
+    report,
+    reprice,
+    serve,
+    whatif,
+)
 from otel_llm_cost.cli._common import cli
 
 cli.add_command(demo.demo)
@@ -16,5 +30,7 @@ cli.add_command(prices.prices)
 cli.add_command(serve.serve_command)
 cli.add_command(ingest.ingest_command)
 cli.add_command(budget.budget_group)
+cli.add_command(export.export_command)
+cli.add_command(prune.prune_command)
 
 __all__ = ["cli"]

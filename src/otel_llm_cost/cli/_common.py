@@ -54,6 +54,15 @@ def console() -> Console:
     return out
 
 
+def query_log_option(function: click.decorators.FC) -> click.decorators.FC:
+    return click.option(
+        "--query-log/--no-query-log",
+        default=None,
+        help="Record each query's duration and row count in the query_log table (default: on, or "
+        "OTEL_LLM_COST_QUERY_LOG). The file is opened read-write for a moment after reading, to append them.",
+    )(function)
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(otel_llm_cost.__version__, prog_name="otel-llm-cost")
 def cli() -> None:
@@ -68,4 +77,6 @@ def cli() -> None:
       otel-llm-cost health                   # rows, last write, spans lost, file size
       otel-llm-cost serve                    # OTLP receiver on 127.0.0.1:4318/4317 for many processes
       otel-llm-cost ingest ./spool           # load what pre-fork workers spooled while the file was locked
+      otel-llm-cost export -o calls.parquet  # a table or view as CSV, JSON or Parquet
+      otel-llm-cost prune --older-than 365d  # archive to Parquet, then delete old calls
     """

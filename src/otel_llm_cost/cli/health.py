@@ -3,32 +3,48 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import click
 from rich.table import Table
 
 from otel_llm_cost import health
-from otel_llm_cost.cli._common import console, db_option, format_option
+from otel_llm_cost.cli._common import console, db_option, format_option, query_log_option
+from otel_llm_cost.query_log import QueryLog
 from otel_llm_cost.store import DuckDBStore, StoreUnavailable
 
 
 @click.command("health")
 @db_option
 @format_option("A summary for people, JSON for monitoring.")
-def health_command(db_path: str, output_format: str) -> None:
-    """Check rows, last write, lost spans and size.
+@click.option(
+    "--slowest", type=click.IntRange(0, 1000), default=5, show_default=True, help="Slowest logged queries to list."
+)
+@query_log_option
+def health_command(db_path: str, output_format: str, slowest: int, query_log: bool | None) -> None:
+    """Check rows, lost spans, size, slow queries.
 
     Drops are what each writing process recorded (queue full, failed writes, unreadable spans).
-    The database is opened read-only.
+    The slowest queries are those that export, report and health logged in query_log, worst run
+    first. The database is opened read-only.
+
+    \b
+    Examples:
+      otel-llm-cost health
+      otel-llm-cost health --format json --slowest 20
     """
+    log = QueryLog("health", enabled=query_log)
     try:
         store = DuckDBStore(db_path, read_only=True)
     except StoreUnavailable as exc:
         raise click.ClickException(str(exc)) from exc
     try:
-        result = health.check(store.con, db_path)
+        result = health.check(store.con, db_path, log=log, slowest=slowest)
     finally:
         store.close()
+    note = log.save_to_file(db_path)
+    if note:
+        click.echo(f"Note: {note}", err=True)
     if output_format == "json":
         click.echo(json.dumps(result.as_dict(), default=str, indent=2))
         return
@@ -48,6 +64,7 @@ def health_command(db_path: str, output_format: str) -> None:
         ("Last write", str(result.last_write or "-")),
         ("Spans lost before storage", f"{result.lost:,}"),
         ("File size", f"{result.file_bytes:,} bytes (+ {result.wal_bytes:,} in the WAL)"),
+        ("Last prune", _prune_text(result.last_prune)),
     ]
     for key, value in rows:
         table.add_row(key, value)
@@ -62,3 +79,24 @@ def health_command(db_path: str, output_format: str) -> None:
                 f"{p.dropped_queue_full:,}", f"{p.store_failed:,}", f"{p.malformed:,}",
             )  # fmt: skip
         out.print(writers)
+    if result.slowest_queries:
+        queries = Table(title="Slowest queries (query_log, worst run first)", title_justify="left")
+        for column in ("source", "name", "runs", "worst ms", "median ms", "rows", "failed", "last run"):
+            queries.add_column(column, justify="left" if column in ("source", "name", "last run") else "right")
+        for q in result.slowest_queries:
+            rows_text = "-" if q["max_rows"] is None else f"{q['max_rows']:,}"
+            queries.add_row(
+                q["source"], q["name"], f"{q['runs']:,}", f"{q['max_ms']:,.1f}", f"{q['median_ms']:,.1f}", rows_text,
+                f"{q['failed']:,}", f"{q['last_run']:%Y-%m-%d %H:%M:%S}",
+            )  # fmt: skip
+        out.print(queries)
+
+
+def _prune_text(run: dict[str, Any] | None) -> str:
+    if run is None:
+        return "never"
+    archive = f", archived in {run['archive_dir']}" if run["archive_dir"] else ", not archived"
+    return (
+        f"{run['ran_at']:%Y-%m-%d %H:%M} UTC by {run['source']}: {run['calls_deleted']:,} calls from before "
+        f"{run['cutoff']:%Y-%m-%d %H:%M}{archive}"
+    )

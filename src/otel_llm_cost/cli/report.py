@@ -7,6 +7,7 @@ import contextlib
 from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import cast
 
 import click
 import duckdb
@@ -16,7 +17,8 @@ from otel_llm_cost._report_groups import GROUP_KEYS, build_grouped
 from otel_llm_cost._report_period import Period, PeriodError, parse_period
 from otel_llm_cost._report_render import render_grouped, render_report, report_to_json
 from otel_llm_cost._report_text import grouped_to_csv, grouped_to_markdown, report_to_markdown
-from otel_llm_cost.cli._common import console, db_option
+from otel_llm_cost.cli._common import console, db_option, query_log_option
+from otel_llm_cost.query_log import QueryLog
 
 FORMATS = ("table", "json", "csv", "markdown")
 
@@ -69,6 +71,7 @@ FORMATS = ("table", "json", "csv", "markdown")
     type=click.Path(dir_okay=False, writable=True),
     help="Write a self-contained HTML page with charts (works offline) to this file instead of printing.",
 )
+@query_log_option
 def report(
     db_path: str,
     since: str | None,
@@ -78,6 +81,7 @@ def report(
     output_format: str,
     days: int,
     html_path: str | None,
+    query_log: bool | None,
 ) -> None:
     """Print cost by day, model, service and user.
 
@@ -99,14 +103,16 @@ def report(
     except PeriodError as exc:
         raise click.ClickException(str(exc)) from exc
     if html_path:
-        write_html(db_path, html_path, period=period, days=days, top=top, now=now)
+        write_html(db_path, html_path, period=period, days=days, top=top, now=now, query_log=query_log)
         return
     if output_format == "csv" and by is None:
         by = "day"
     if by is None:
-        print_report(db_path, output_format=output_format, days=days, top=top, period=period, now=now)
+        print_report(
+            db_path, output_format=output_format, days=days, top=top, period=period, now=now, query_log=query_log
+        )
         return
-    with _open(db_path) as con:
+    with _open(db_path, query_log) as con:
         data = build_grouped(con, by, top=top, period=period)
     if output_format == "json":
         click.echo(report_to_json(data))
@@ -126,9 +132,10 @@ def print_report(
     top: int,
     period: Period | None = None,
     now: datetime | None = None,
+    query_log: bool | None = None,
 ) -> None:
     """The overview (no ``--by``) in ``output_format``: table, json or markdown."""
-    with _open(db_path) as con:
+    with _open(db_path, query_log) as con:
         data = reporting.build_report(con, days=days, top=top, period=period, now=now)
     if output_format == "json":
         click.echo(report_to_json(data))
@@ -138,12 +145,14 @@ def print_report(
         render_report(data, console())
 
 
-def write_html(db_path: str, html_path: str, *, period: Period, days: int, top: int, now: datetime) -> None:
+def write_html(
+    db_path: str, html_path: str, *, period: Period, days: int, top: int, now: datetime, query_log: bool | None = None
+) -> None:
     """Write the HTML page; say where, and how big, on one line."""
     # Imported here: the HTML module needs plotly, an optional dependency the other formats do not.
     from otel_llm_cost._report_html import CHART_IDS, HtmlUnavailable, cache_savings, render_html
 
-    with _open(db_path) as con:
+    with _open(db_path, query_log) as con:
         data = reporting.build_report(con, days=days, top=top, period=period, now=now)
         savings = cache_savings(con, data.window)
     try:
@@ -162,13 +171,22 @@ def write_html(db_path: str, html_path: str, *, period: Period, days: int, top: 
 
 
 @contextlib.contextmanager
-def _open(db_path: str) -> Iterator[duckdb.DuckDBPyConnection]:
-    """The database read-only, closed afterwards; a one-line click error when it cannot be reported on."""
+def _open(db_path: str, query_log: bool | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
+    """The database read-only, closed afterwards; a one-line click error when it cannot be reported on.
+
+    Each query's duration and row count go to ``query_log`` afterwards (unless turned off): the file
+    is opened read-write for a moment once the read-only connection is closed.
+    """
     try:
         con = reporting.open_database(db_path)
     except reporting.ReportError as exc:
         raise click.ClickException(str(exc)) from exc
+    log = QueryLog("report", enabled=query_log)
     try:
-        yield con
+        # Every report query goes through report.query(): con.execute(...).fetchall() is timed.
+        yield cast(duckdb.DuckDBPyConnection, log.connection(con)) if log.enabled else con
     finally:
         con.close()
+    problem = log.save_to_file(db_path)
+    if problem:
+        click.echo(problem, err=True)
