@@ -34,7 +34,8 @@ from otel_llm_cost.conventions import AgentRun, CallRecord, to_agent_run, to_cal
 from otel_llm_cost.forwarding import suppressed_instrumentation
 from otel_llm_cost.metrics import CostMetrics
 from otel_llm_cost.pricing import Cost, Pricer
-from otel_llm_cost.store import DuckDBStore, StoreUnavailable
+from otel_llm_cost.store import StoreUnavailable
+from otel_llm_cost.stores import CostStore
 
 logger = logging.getLogger(__name__)
 
@@ -76,7 +77,7 @@ class CostExporter(SpanExporter):
 
     def __init__(
         self,
-        store: DuckDBStore | Callable[[], DuckDBStore],
+        store: CostStore | Callable[[], CostStore],
         *,
         pricer: Pricer | None = None,
         forward_to: SpanExporter | None = None,
@@ -84,9 +85,10 @@ class CostExporter(SpanExporter):
         capture: AttributeCapture | None = None,
         health: Callable[[], Mapping[str, object]] | None = None,
     ) -> None:
-        self._store: DuckDBStore | None = store if isinstance(store, DuckDBStore) else None
-        self._store_path = store.path if isinstance(store, DuckDBStore) else None
-        self._open_store = None if isinstance(store, DuckDBStore) else store
+        # A store object is used as is; a callable opens one (a DuckDBStore or a DuckLakeStore).
+        self._store: CostStore | None = None if callable(store) else store
+        self._store_path = None if callable(store) else store.path
+        self._open_store = store if callable(store) else None
         self._pricer = pricer or Pricer()
         self._forward_to = forward_to
         self._metrics = metrics
@@ -168,7 +170,7 @@ class CostExporter(SpanExporter):
             self._write_health(store)
         return True
 
-    def _write_health(self, store: DuckDBStore) -> None:
+    def _write_health(self, store: CostStore) -> None:
         if self._health is None:
             return
         try:
@@ -177,7 +179,7 @@ class CostExporter(SpanExporter):
             logger.debug("could not record ingest health", exc_info=True)
         self._health_written_at = time.monotonic()
 
-    def _ensure_store(self) -> DuckDBStore:
+    def _ensure_store(self) -> CostStore:
         if self._store is None:
             if self._open_store is None:
                 raise StoreUnavailable(self._no_store_reason)
