@@ -58,7 +58,6 @@ def maintain(
         keep: snapshots and files younger than this are kept (and time travel within it works).
         dry_run: change nothing; list what expiring and cleanup would remove.
     """
-    older_than = dt.datetime.now(dt.timezone.utc) - keep
     con = store.con
     steps: list[MaintenanceStep] = []
     for function, previewable, unit, summed, listed in _STEPS:
@@ -67,7 +66,8 @@ def maintain(
             continue
         if previewable:
             sql = f"CALL {function}('{LAKE}', older_than => ?::TIMESTAMPTZ, dry_run => ?)"
-            params: list[object] = [older_than, dry_run]
+            # Taken now, not at the start: what the merge just replaced counts its age from the merge.
+            params: list[object] = [dt.datetime.now(dt.timezone.utc) - keep, dry_run]
         else:
             sql, params = f"CALL {function}('{LAKE}')", []
 
