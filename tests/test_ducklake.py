@@ -184,6 +184,23 @@ def test_views_give_the_same_numbers_as_a_duckdb_file(lake: tuple[str, str], tmp
             assert expected or view == "llm_cost_by_test", view
         total = "SELECT sum(cost_usd), count(*) FILTER (WHERE is_duplicate) FROM llm_calls"
         assert store.con.execute(total).fetchall() == file.con.execute(total).fetchall()
+    # The report and health commands read the lake as they read the file.
+    runner = CliRunner()
+    from_file = runner.invoke(cli, ["report", "--db", db, "--format", "json", "--days", "30"])
+    from_lake = runner.invoke(cli, ["report", "--store", lake[0], "--format", "json", "--days", "30"])
+    assert from_file.exit_code == from_lake.exit_code == 0, from_lake.output
+    file_report, lake_report = json.loads(from_file.output), json.loads(from_lake.output)
+    assert lake_report.pop("db_path") == lake[0] and file_report.pop("db_path") == db
+    assert lake_report == file_report
+    checked = runner.invoke(cli, ["health", "--store", lake[0], "--format", "json"])
+    assert checked.exit_code == 0, checked.output
+    lake_health = json.loads(checked.output)
+    assert (lake_health["path"], lake_health["calls"], lake_health["schema"]) == (
+        lake[0],
+        400,
+        load_migrations()[-1].name,
+    )
+    assert lake_health["processes"][0]["stored"] == 400  # the lake processor's health row
 
 
 def test_read_only_lake_refuses_writes(lake: tuple[str, str]) -> None:

@@ -13,10 +13,9 @@ from typing import Any, TypeVar
 import click
 from rich.table import Table
 
-from otel_llm_cost import lake_maintenance
+from otel_llm_cost import lake_maintenance, migrations
 from otel_llm_cost.cli._common import console, format_option
 from otel_llm_cost.ducklake import DuckLakeStore
-from otel_llm_cost.migrations import MigrationError
 from otel_llm_cost.store import StoreUnavailable
 from otel_llm_cost.stores import check_spec, is_lake, open_store
 
@@ -53,15 +52,28 @@ def open_lake(store_spec: str, data_path: str | None, *, read_only: bool = False
         store = open_store(store_spec, data_path=data_path, read_only=read_only)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--store") from exc
-    except (StoreUnavailable, MigrationError) as exc:
+    except (StoreUnavailable, migrations.MigrationError) as exc:
         raise click.ClickException(str(exc)) from exc
     assert isinstance(store, DuckLakeStore)
     return store
 
 
+def open_lake_for_reading(store_spec: str, data_path: str | None) -> DuckLakeStore:
+    """Open a DuckLake read-only for a report; refuse one whose schema is older than this version's."""
+    store = open_lake(store_spec, data_path, read_only=True)
+    pending = migrations.pending(store.con)
+    if pending:
+        store.close()
+        raise click.ClickException(
+            f"{store.path} is not at the newest schema ({len(pending)} migration(s) pending, from {pending[0].name});"
+            " any writer of this version brings it up to date when it opens the lake"
+        )
+    return store
+
+
 @click.group("ducklake")
 def ducklake_group() -> None:
-    """Look after a DuckLake store (PostgreSQL catalog, Parquet data).
+    """Maintain a DuckLake store (many writers).
 
     \b
     Example:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import click
@@ -9,26 +10,33 @@ from rich.table import Table
 
 from otel_llm_cost import health
 from otel_llm_cost.cli._common import console, db_option, format_option
+from otel_llm_cost.cli.ducklake import open_lake_for_reading, store_options
+from otel_llm_cost.ducklake import DuckLakeStore
 from otel_llm_cost.store import DuckDBStore, StoreUnavailable
 
 
 @click.command("health")
 @db_option
+@store_options()
 @format_option("A summary for people, JSON for monitoring.")
-def health_command(db_path: str, output_format: str) -> None:
+def health_command(db_path: str, store_spec: str | None, data_path: str | None, output_format: str) -> None:
     """Check rows, last write, lost spans and size.
 
     Drops are what each writing process recorded (queue full, failed writes, unreadable spans).
     The database is opened read-only.
     """
     try:
-        store = DuckDBStore(db_path, read_only=True)
+        store: DuckDBStore | DuckLakeStore = (
+            open_lake_for_reading(store_spec, data_path) if store_spec else DuckDBStore(db_path, read_only=True)
+        )
     except StoreUnavailable as exc:
         raise click.ClickException(str(exc)) from exc
     try:
-        result = health.check(store.con, db_path)
+        result = health.check(store.con, store.path)
     finally:
         store.close()
+    if isinstance(store, DuckLakeStore):  # a DSN (without its password), not a file to resolve and measure
+        result = dataclasses.replace(result, path=store.path)
     if output_format == "json":
         click.echo(json.dumps(result.as_dict(), default=str, indent=2))
         return
