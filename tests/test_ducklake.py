@@ -88,7 +88,12 @@ def test_a_missing_extension_wheel_says_which_extra(monkeypatch: pytest.MonkeyPa
 
 def test_new_lake_gets_the_tables_views_and_migrations_without_keys(lake: tuple[str, str]) -> None:
     with DuckLakeStore(lake[0], data_path=lake[1]) as store:
-        tables = [r[0] for r in store.con.execute("SELECT table_name FROM duckdb_tables() ORDER BY 1").fetchall()]
+        tables = [
+            r[0]
+            for r in store.con.execute(
+                "SELECT table_name FROM duckdb_tables() WHERE database_name = 'lake' ORDER BY 1"
+            ).fetchall()
+        ]
         assert tables == [
             STATE_TABLE,
             MIGRATIONS_TABLE,

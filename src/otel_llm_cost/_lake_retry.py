@@ -53,8 +53,8 @@ def in_transaction(con: duckdb.DuckDBPyConnection, step: Callable[[], T]) -> T:
 def retry_conflicts(step: Callable[[], T], *, what: str, deadline_s: float) -> T:
     """Call ``step`` (one whole transaction) until it commits, retrying commit conflicts.
 
-    Waits grow from 20 ms to at most 1 s, each drawn at random up to its bound, so writers that
-    collided do not collide again in step.
+    Each wait is drawn at random up to a bound that starts at the failed attempt's length (or
+    40 ms) and doubles with each loss, to at most 1 s, so writers that collided spread out.
 
     Raises:
         CommitConflict: it still conflicted after ``deadline_s`` seconds.
@@ -64,6 +64,7 @@ def retry_conflicts(step: Callable[[], T], *, what: str, deadline_s: float) -> T
     attempts = 0
     while True:
         attempts += 1
+        began = time.monotonic()
         try:
             return step()
         except duckdb.Error as exc:
@@ -74,5 +75,7 @@ def retry_conflicts(step: Callable[[], T], *, what: str, deadline_s: float) -> T
                     f"{what}: still conflicting with other writers after {attempts} attempts in {deadline_s:g} s"
                 ) from exc
             logger.debug("%s lost a commit conflict (attempt %d); retrying", what, attempts)
+        # The winner's transaction took about as long as ours: retrying sooner would only collide
+        # with the next winner. So the wait is at least one attempt's length, doubling per loss.
+        bound = min(max(bound * 2, time.monotonic() - began), MAX_WAIT_S)
         time.sleep(random.uniform(0, bound))
-        bound = min(bound * 2, MAX_WAIT_S)

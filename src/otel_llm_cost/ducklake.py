@@ -23,11 +23,13 @@ DuckLake's own retry of non-conflicting commits is raised to 30 attempts.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
+import time
 import weakref
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Final
 
@@ -51,6 +53,9 @@ HEALTH_TIMEOUT_S: Final = 10.0  # health rows are best effort: give up sooner th
 # DuckLake's own retry of a commit whose snapshot id another writer took first (no logical conflict).
 _DUCKLAKE_RETRY = {"ducklake_max_retry_count": 30, "ducklake_retry_wait_ms": 20, "ducklake_retry_backoff": 1.2}
 _SPAN_KEY = ("trace_id", "span_id")
+_PG = "_otel_llm_cost_catalog"
+LOCK_KEY: Final = 0x6F746C6C6D636F  # pg_advisory_xact_lock key of our writers: "otllmco"
+LOCK_WAIT_S: Final = 2.0
 
 # As in store.py: a forked child must never close a DuckDB instance it inherited. Here closing
 # would also end the parent's PostgreSQL sessions, whose sockets the child shares.
@@ -100,6 +105,7 @@ class DuckLakeStore:
         self.data_path = None if data_path is None else os.fspath(data_path)
         self.commit_timeout_s = commit_timeout_s
         self._pid = os.getpid()
+        self._lock_con: duckdb.DuckDBPyConnection | None = None
         self.con = duckdb.connect(":memory:", config=dict(OFFLINE_CONFIG))
         try:
             self.con.execute("SET TimeZone = 'UTC'")
@@ -131,6 +137,10 @@ class DuckLakeStore:
         suffix = f" ({', '.join(options)})" if options else ""
         self.con.execute(f"ATTACH '{_text(spec)}' AS {LAKE}{suffix}")
         self.con.execute(f"USE {LAKE}")
+        if not read_only:
+            # The catalog's database once more, for the writers' advisory lock (see _wait_for_turn).
+            self.con.execute(f"ATTACH '{_text(spec[len(PREFIX) :])}' AS {_PG} (TYPE postgres, READ_ONLY)")
+            self._lock_con = self.con.cursor()
 
     def write_batch(
         self,
@@ -161,11 +171,45 @@ class DuckLakeStore:
                 _insert_new(self.con, "llm_agent_runs", batches[1], _SPAN_KEY)
             return _insert_new(self.con, "llm_calls", batches[2], _SPAN_KEY) if batches[2] is not None else 0
 
+        def attempt() -> int:
+            with self._turn():
+                return in_transaction(self.con, write)
+
         return retry_conflicts(
-            lambda: in_transaction(self.con, write),
+            attempt,
             what=f"writing {len(rows)} calls to {self.path}",
             deadline_s=self.commit_timeout_s,
         )
+
+    @contextlib.contextmanager
+    def _turn(self) -> Iterator[None]:
+        """Hold the writers' advisory lock in PostgreSQL, if it comes within LOCK_WAIT_S.
+
+        Only an optimisation: the fence alone keeps writes exactly-once, but a writer that loses
+        at commit has written its batch for nothing; with the lock, writers take turns instead.
+        It is a transaction lock on a second connection (a cursor), so the write's own transaction
+        starts, and reads the lake's snapshot, only once the lock is held; it is released after
+        the write commits, or when the process dies. A holder that hangs costs the others
+        LOCK_WAIT_S per batch: they then go ahead, and the fence decides.
+        """
+        lock = self._lock_con
+        if lock is None:
+            yield
+            return
+        lock.execute("BEGIN TRANSACTION")
+        try:
+            deadline = time.monotonic() + LOCK_WAIT_S
+            while True:
+                row = lock.execute(
+                    f"SELECT * FROM postgres_query('{_PG}', 'SELECT pg_try_advisory_xact_lock({LOCK_KEY})')"
+                ).fetchone()
+                if (row and row[0]) or time.monotonic() >= deadline:
+                    break
+                time.sleep(0.005)
+            yield
+        finally:
+            with contextlib.suppress(duckdb.Error):
+                lock.execute("ROLLBACK")  # ends the PostgreSQL transaction: the lock is released
 
     def record_health(self, row: Mapping[str, object]) -> None:
         """Replace this process's row of ``llm_ingest_health`` (delete, then insert: no upsert key)."""
@@ -190,6 +234,8 @@ class DuckLakeStore:
         if self._pid != os.getpid():
             return
         _open_lakes.discard(self)
+        if self._lock_con is not None:
+            self._lock_con.close()
         self.con.close()
 
     def __enter__(self) -> DuckLakeStore:
