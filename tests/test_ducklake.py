@@ -23,7 +23,7 @@ from otel_llm_cost import LLMCostSpanProcessor, _lake_extensions
 from otel_llm_cost._lake_schema import STATE_TABLE
 from otel_llm_cost.cli import cli
 from otel_llm_cost.demo import run_demo
-from otel_llm_cost.ducklake import DuckLakeStore, redacted
+from otel_llm_cost.ducklake import _PG, LOCK_KEY, DuckLakeStore, redacted
 from otel_llm_cost.migrations import MIGRATIONS_TABLE, MigrationError, applied, load_migrations
 from otel_llm_cost.store import DuckDBStore, StoreUnavailable
 from otel_llm_cost.stores import check_spec, open_store
@@ -327,3 +327,50 @@ def test_maintain_needs_a_lake_and_reports_failures_in_one_line(postgres: Postgr
     assert gone.exit_code == 1
     assert gone.output.startswith("Error: cannot open DuckLake 'ducklake:postgres:dbname=nosuch")
     assert gone.output.count("\n") == 1
+
+
+# --- many writers in one host ------------------------------------------------------------------
+
+
+def test_writers_take_turns_through_the_advisory_lock(lake: tuple[str, str]) -> None:
+    with DuckLakeStore(lake[0], data_path=lake[1]) as first, DuckLakeStore(lake[0]) as second:
+        assert second._lock_con is not None
+        probe = f"SELECT * FROM postgres_query('{_PG}', 'SELECT pg_try_advisory_lock({LOCK_KEY})')"
+        with first._turn():
+            assert second._lock_con.execute(probe).fetchone() == (False,)
+        assert second._lock_con.execute(probe).fetchone() == (True,)  # released when the turn ends
+        second._lock_con.execute(f"SELECT * FROM postgres_query('{_PG}', 'SELECT pg_advisory_unlock({LOCK_KEY})')")
+
+
+def test_a_forked_child_writes_through_a_connection_of_its_own(lake: tuple[str, str]) -> None:
+    """gunicorn --preload: the parent's lake connection stays the parent's, the child opens its own."""
+    provider = TracerProvider(resource=Resource.create({"service.name": "forked"}))
+    processor = LLMCostSpanProcessor(store=lake[0], data_path=lake[1], flush_at_exit=False, metrics=False)
+    provider.add_span_processor(processor)
+    tracer = provider.get_tracer("t")
+
+    def call(span_id_hint: str) -> None:
+        with tracer.start_as_current_span(span_id_hint, attributes=_chat()):
+            pass
+
+    call("parent-before")
+    assert processor.force_flush(30_000)  # the parent's store is open from here on
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child reports through its exit status
+        ok = False
+        try:
+            call("child-1")
+            call("child-2")
+            ok = processor.force_flush(30_000) and processor.stats().stored == 2
+            processor.shutdown()
+        finally:
+            os._exit(0 if ok else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    call("parent-after")  # the child neither closed nor used the parent's PostgreSQL sessions
+    assert processor.force_flush(30_000)
+    provider.shutdown()
+    assert processor.stats().stored == 2
+    with DuckLakeStore(lake[0], read_only=True) as store:
+        names = store.con.execute("SELECT span_name FROM llm_calls ORDER BY span_name").fetchall()
+    assert names == [("child-1",), ("child-2",), ("parent-after",), ("parent-before",)]
