@@ -160,6 +160,18 @@ def test_writes_are_idempotent_and_money_exact(lake: tuple[str, str]) -> None:
         assert count(store, f"SELECT commits FROM {STATE_TABLE}") == 5  # schema + 4 writes, each fenced
 
 
+def test_replays_are_found_by_start_time_to_the_nanosecond(lake: tuple[str, str]) -> None:
+    """The anti-join reads only rows within the batch's start times; DuckDB keeps microseconds."""
+    early = (record(span_id="a" * 16, start_time_ns=1_740_823_200_000_000_999), cost())
+    late = (record(span_id="b" * 16, start_time_ns=1_740_823_260_000_000_001), cost())
+    with DuckLakeStore(lake[0], data_path=lake[1]) as store:
+        assert store.write_batch([early, late]) == 2
+        assert store.write_batch([early]) == 0
+        assert store.write_batch([late]) == 0
+        assert store.write_batch([late, (record(span_id="c" * 16), cost())]) == 1
+        assert count(store) == 3
+
+
 def test_health_rows_are_replaced_per_process(lake: tuple[str, str]) -> None:
     counters = dict.fromkeys(
         ("processed", "stored", "already_stored", "dropped_queue_full", "store_failed", "malformed",

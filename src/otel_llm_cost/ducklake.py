@@ -13,7 +13,8 @@ and views answer unqualified, as in a DuckDB file.
 
 Idempotent writes without a primary key (DuckLake has none). Each write is one transaction that
 moves the *write fence* (one row, see ``_lake_schema``) and inserts only the rows whose key is not
-in the table yet (an anti-join on ``(trace_id, span_id)``; ``price_id`` for prices). Two writers'
+in the table yet (an anti-join on ``(trace_id, span_id)`` among the rows of the batch's start times,
+see ``_insert_new``; ``price_id`` for prices). Two writers'
 fence updates conflict, so DuckLake aborts the later commit, and it runs again from the start
 against the newer snapshot, where the other's rows are visible. Writes of cost rows therefore
 commit one after another, and a span is stored once however many writers, retries or replays
@@ -35,6 +36,7 @@ from typing import Final
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from otel_llm_cost._lake_extensions import OFFLINE_CONFIG, load_extensions
 from otel_llm_cost._lake_retry import in_transaction, retry_conflicts
@@ -246,13 +248,28 @@ class DuckLakeStore:
 
 
 def _insert_new(con: duckdb.DuckDBPyConnection, table: str, batch: pa.RecordBatch, key: tuple[str, ...]) -> int:
-    """Insert the rows of ``batch`` whose ``key`` is not in ``table`` yet (one per key); return how many."""
+    """Insert the rows of ``batch`` whose ``key`` is not in ``table`` yet (one per key); return how many.
+
+    For spans, the anti-join looks only at stored rows whose ``start_time`` lies within the
+    batch's: a span sent again (an OTLP retry, a replayed spool) has the start time it had, and
+    DuckLake then reads only the files whose start times overlap the batch's (recent ones, as
+    spans arrive roughly in time order), not the whole table. A different span reusing a stored
+    span's ids at another start time (an emitter bug) would be stored beside it.
+    """
     match = " AND ".join(f"t.{k} = i.{k}" for k in key)
+    params: list[object] = []
+    if "start_time" in batch.schema.names and batch.num_rows:
+        # To microseconds, as DuckDB stores TIMESTAMPTZ: truncating keeps every stored value in range.
+        bounds = pc.min_max(batch.column("start_time").cast(pa.timestamp("us", tz="UTC"), safe=False))
+        if bounds["min"].is_valid:
+            match = f"t.start_time BETWEEN ? AND ? AND {match}"
+            params = [bounds["min"].as_py(), bounds["max"].as_py()]
     con.register("_incoming", batch)
     try:
         row = con.execute(
             f"INSERT INTO {table} BY NAME SELECT i.* FROM (SELECT DISTINCT ON ({', '.join(key)}) * FROM _incoming) i"
-            f" WHERE NOT EXISTS (SELECT 1 FROM {table} t WHERE {match})"
+            f" WHERE NOT EXISTS (SELECT 1 FROM {table} t WHERE {match})",
+            params,
         ).fetchone()
     finally:
         con.unregister("_incoming")
