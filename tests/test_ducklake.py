@@ -55,8 +55,11 @@ def count(store: DuckLakeStore | DuckDBStore, sql: str = "SELECT count(*) FROM l
 # --- extensions --------------------------------------------------------------------------------
 
 
-def test_extensions_come_from_the_wheels_and_nothing_loads_implicitly(lake: tuple[str, str]) -> None:
-    with DuckLakeStore(lake[0], data_path=lake[1]) as store:
+def test_extensions_come_from_the_wheels_and_nothing_loads_implicitly(lake: tuple[str, str], tmp_path: Path) -> None:
+    with open_store(str(tmp_path / "x.duckdb")) as file:
+        assert isinstance(file, DuckDBStore)
+    with open_store(lake[0], data_path=lake[1]) as store:
+        assert isinstance(store, DuckLakeStore)
         loaded = dict(
             store.con.execute(
                 "SELECT extension_name, extension_version FROM duckdb_extensions() WHERE loaded"
@@ -122,8 +125,10 @@ def test_reopening_a_current_lake_changes_nothing(lake: tuple[str, str]) -> None
     with DuckLakeStore(lake[0]) as store:  # the catalog remembers the data path
         snapshots = count(store, "SELECT count(*) FROM lake.snapshots()")
         assert count(store, f"SELECT commits FROM {STATE_TABLE}") == 1  # one fenced schema transaction
-    with DuckLakeStore(lake[0]) as store:
+    with DuckLakeStore(lake[0], read_only=True) as store:
         assert count(store, "SELECT count(*) FROM lake.snapshots()") == snapshots
+        with pytest.raises(duckdb.Error):
+            store.write_batch([(record(), cost())])
 
 
 def test_a_lake_from_a_newer_version_is_refused(lake: tuple[str, str]) -> None:
@@ -220,20 +225,7 @@ def test_views_give_the_same_numbers_as_a_duckdb_file(lake: tuple[str, str], tmp
     assert lake_health["processes"][0]["stored"] == 400  # the lake processor's health row
 
 
-def test_read_only_lake_refuses_writes(lake: tuple[str, str]) -> None:
-    DuckLakeStore(lake[0], data_path=lake[1]).close()
-    with DuckLakeStore(lake[0], read_only=True) as store, pytest.raises(duckdb.Error):
-        store.write_batch([(record(), cost())])
-
-
 # --- specs and errors --------------------------------------------------------------------------
-
-
-def test_open_store_picks_the_backend(lake: tuple[str, str], tmp_path: Path) -> None:
-    with open_store(lake[0], data_path=lake[1]) as store:
-        assert isinstance(store, DuckLakeStore)
-    with open_store(str(tmp_path / "x.duckdb")) as file:
-        assert isinstance(file, DuckDBStore)
 
 
 @pytest.mark.parametrize(
