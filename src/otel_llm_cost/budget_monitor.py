@@ -38,7 +38,7 @@ from otel_llm_cost._budget_windows import Window, WindowIndex
 from otel_llm_cost.budgets import Alert, Budget, BudgetDecision, BudgetError, BudgetStatus
 from otel_llm_cost.conventions import CallRecord
 from otel_llm_cost.pricing import Cost
-from otel_llm_cost.store import DuckDBStore
+from otel_llm_cost.stores import CostStore
 
 logger = logging.getLogger(__name__)
 
@@ -99,7 +99,7 @@ class BudgetMonitor:
 
     # -- the ingest worker -----------------------------------------------------------------------
 
-    def observe(self, store: DuckDBStore, rows: Sequence[tuple[CallRecord, Cost]], inserted: int) -> None:
+    def observe(self, store: CostStore, rows: Sequence[tuple[CallRecord, Cost]], inserted: int) -> None:
         """Count a batch just committed (``inserted`` of its rows were new) and fire crossings.
 
         Never raises: a budget failure is logged and costs the alert, never the batch."""
@@ -113,7 +113,7 @@ class BudgetMonitor:
         else:
             self._last_error = None
 
-    def _observe(self, store: DuckDBStore, rows: Sequence[tuple[CallRecord, Cost]], inserted: int) -> None:
+    def _observe(self, store: CostStore, rows: Sequence[tuple[CallRecord, Cost]], inserted: int) -> None:
         now = self._clock()
         if not self._loaded:
             self._load(store, now)  # seeds every window from the table, this batch included
@@ -129,7 +129,7 @@ class BudgetMonitor:
         self._fire(store, now)
         self._write_outcomes(store.con)
 
-    def _load(self, store: DuckDBStore, now: datetime) -> None:
+    def _load(self, store: CostStore, now: datetime) -> None:
         con = store.con
         _budget_sql.save_budgets(con, self._code, "code")
         if self._file is not None:
@@ -152,7 +152,7 @@ class BudgetMonitor:
         if budgets:
             logger.info("watching %d LLM budgets", len(budgets))
 
-    def _seed(self, store: DuckDBStore, budgets: Sequence[Budget], now: datetime) -> None:
+    def _seed(self, store: CostStore, budgets: Sequence[Budget], now: datetime) -> None:
         con = store.con
         windows = {b.name: Window(b, self._channels(b), *b.window(now)) for b in budgets}
         sums = _budget_sql.seed_windows(con, [(w.budget, w.start, w.end) for w in windows.values()])
@@ -174,7 +174,7 @@ class BudgetMonitor:
                 logger.exception("budget %r: channel %r is unusable", budget.name, _spec_label(spec))
         return channels
 
-    def _fire(self, store: DuckDBStore, now: datetime) -> None:
+    def _fire(self, store: CostStore, now: datetime) -> None:
         for window in self._windows.values():
             budget = window.budget
             for threshold in budget.thresholds_pct:
@@ -209,7 +209,7 @@ class BudgetMonitor:
         except Exception:
             logger.exception("could not record %d budget alert deliveries", len(outcomes))
 
-    def close(self, store: DuckDBStore) -> None:
+    def close(self, store: CostStore) -> None:
         """Write the delivery outcomes known so far (the store is about to close)."""
         self._write_outcomes(store.con)
 

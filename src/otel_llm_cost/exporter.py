@@ -37,6 +37,7 @@ from otel_llm_cost.metrics import CostMetrics
 from otel_llm_cost.pricing import Cost, Pricer, RatePlan
 from otel_llm_cost.spool import SpoolWriter
 from otel_llm_cost.store import DuckDBStore, StoreUnavailable
+from otel_llm_cost.stores import CostStore
 
 if TYPE_CHECKING:
     from otel_llm_cost.budget_monitor import BudgetMonitor
@@ -86,7 +87,7 @@ class CostExporter(SpanExporter):
 
     def __init__(
         self,
-        store: DuckDBStore | Callable[[], DuckDBStore],
+        store: CostStore | Callable[[], CostStore],
         *,
         pricer: Pricer | None = None,
         forward_to: SpanExporter | None = None,
@@ -96,9 +97,10 @@ class CostExporter(SpanExporter):
         spool: SpoolWriter | None = None,
         budgets: BudgetMonitor | None = None,
     ) -> None:
-        self._store: DuckDBStore | None = store if isinstance(store, DuckDBStore) else None
-        self._store_path = store.path if isinstance(store, DuckDBStore) else None
-        self._open_store = None if isinstance(store, DuckDBStore) else store
+        # A store object is used as is; a callable opens one (a DuckDBStore or a DuckLakeStore).
+        self._store: CostStore | None = None if callable(store) else store
+        self._store_path = None if callable(store) else store.path
+        self._open_store = store if callable(store) else None
         self._pricer = pricer or Pricer()
         self._forward_to = forward_to
         self._metrics = metrics
@@ -189,9 +191,12 @@ class CostExporter(SpanExporter):
             self._write_health(store)
         return True
 
-    def _load_catalog(self, store: DuckDBStore) -> None:
+    def _load_catalog(self, store: CostStore) -> None:
         # After the batch is committed. A failure loses no call (the plans that priced the batch
-        # were written with it) and is not retried for this store.
+        # were written with it) and is not retried for this store. A DuckLake gets the rates that
+        # price its calls (write_batch) but not the whole catalog: its loader relies on keys.
+        if not isinstance(store, DuckDBStore):
+            return
         if self._catalog is None or self._catalog[0] is not store:
             self._catalog = (store, CatalogLoader(self._pricer))
         loader = self._catalog[1]
@@ -236,7 +241,7 @@ class CostExporter(SpanExporter):
                 return
             self._budgets.observe(store, [], 0)  # never raises
 
-    def _write_health(self, store: DuckDBStore) -> None:
+    def _write_health(self, store: CostStore) -> None:
         if self._health is None:
             return
         try:
@@ -245,7 +250,7 @@ class CostExporter(SpanExporter):
             logger.debug("could not record ingest health", exc_info=True)
         self._health_written_at = time.monotonic()
 
-    def _ensure_store(self) -> DuckDBStore:
+    def _ensure_store(self) -> CostStore:
         if self._store is None:
             if self._open_store is None:
                 raise StoreUnavailable(self._no_store_reason)

@@ -29,6 +29,7 @@ import weakref
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
+from functools import partial
 from typing import Any
 
 from opentelemetry.context import Context, get_current
@@ -53,6 +54,7 @@ from otel_llm_cost.metrics import CostMetrics
 from otel_llm_cost.pricing import Pricer
 from otel_llm_cost.spool import SpoolWriter
 from otel_llm_cost.store import DuckDBStore
+from otel_llm_cost.stores import CostStore, check_spec, open_store
 
 logger = logging.getLogger(__name__)
 
@@ -106,7 +108,10 @@ class LLMCostSpanProcessor(QueueWorker, SpanProcessor):
             it is logged once and the spans are counted as dropped. ``{pid}`` in the path is
             replaced by the id of the process that opens it: after a fork, each child writes a
             file of its own (DuckDB allows one writing process per file).
-        store: an already-open :class:`DuckDBStore` to use instead of ``db_path``.
+        store: an already-open :class:`DuckDBStore` to use instead of ``db_path``, or a store spec
+            that each process opens lazily: ``"ducklake:postgres:<dsn>"`` for a DuckLake that many
+            processes and hosts write at once (see :mod:`otel_llm_cost.ducklake`).
+        data_path: with a DuckLake ``store``, the folder of its Parquet files.
         forward_to: where to forward the LLM spans, each a copy with its cost attributes added:
             any ``SpanExporter``, or ``"otlp"``, ``"otlp_http"``, ``"otlp_grpc"``, ``"console"``
             (an SDK exporter, configured by the standard ``OTEL_EXPORTER_OTLP_*`` variables), or
@@ -156,7 +161,8 @@ class LLMCostSpanProcessor(QueueWorker, SpanProcessor):
         self,
         db_path: str | os.PathLike[str] | None = None,
         *,
-        store: DuckDBStore | None = None,
+        store: DuckDBStore | str | None = None,
+        data_path: str | os.PathLike[str] | None = None,
         forward_to: SpanExporter | str | None = None,
         forward_all_spans: bool | None = None,
         pricer: Pricer | None = None,
@@ -179,6 +185,8 @@ class LLMCostSpanProcessor(QueueWorker, SpanProcessor):
     ) -> None:
         if store is not None and db_path is not None:
             raise ValueError("pass either db_path or store, not both")
+        if isinstance(store, str) or data_path is not None:
+            check_spec(store if isinstance(store, str) else "", data_path)
         self.db_path = None if store is not None else _settings.text(db_path, env.OTEL_LLM_COST_DB, DEFAULT_DB_PATH)
         self._max_queue_size = _settings.positive_int(
             "max_queue_size", max_queue_size, env.OTEL_LLM_COST_MAX_QUEUE_SIZE, 8192
@@ -215,7 +223,13 @@ class LLMCostSpanProcessor(QueueWorker, SpanProcessor):
         capture = AttributeCapture(store_attributes, redact=redact)
         spool = _settings.text(spool_dir, env.OTEL_LLM_COST_SPOOL_DIR, "")
         self.budgets = monitor_for(budgets, budgets_file)
-        self._upkeep = Upkeep.configure(self.db_path, store, export_on_exit, retention_days, retention_archive_dir)
+        if isinstance(store, str) and (export_on_exit or retention_days):
+            # Both read and rewrite one DuckDB file; a lake has `ducklake maintain` and its own exports.
+            raise ValueError("export_on_exit and retention_days need a DuckDB file (db_path), not a DuckLake store")
+        self._upkeep = Upkeep.configure(
+            self.db_path, store if isinstance(store, DuckDBStore) else None, export_on_exit, retention_days,
+            retention_archive_dir,
+        )  # fmt: skip
 
         # Configuration is valid from here on: start threads.
         self.forwarder: SpanForwarder | None = None
@@ -225,9 +239,11 @@ class LLMCostSpanProcessor(QueueWorker, SpanProcessor):
             )
         self._metrics = _cost_metrics(meter_provider, token_usage) if with_metrics else None
         db = self.db_path
-        opener: DuckDBStore | Callable[[], DuckDBStore] = (
-            store if store is not None else lambda: DuckDBStore(_pid_path(db))
+        opener: CostStore | Callable[[], CostStore] = (
+            store if isinstance(store, DuckDBStore) else lambda: DuckDBStore(_pid_path(db))
         )
+        if isinstance(store, str):
+            opener = partial(open_store, store, data_path=data_path)
         self.exporter = CostExporter(
             opener,
             pricer=pricer,

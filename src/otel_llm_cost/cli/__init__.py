@@ -5,6 +5,7 @@ from __future__ import annotations
 from otel_llm_cost.cli import (
     budget,
     demo,
+    ducklake,
     export,
     health,
     ingest,
@@ -32,5 +33,6 @@ cli.add_command(ingest.ingest_command)
 cli.add_command(budget.budget_group)
 cli.add_command(export.export_command)
 cli.add_command(prune.prune_command)
+cli.add_command(ducklake.ducklake_group)
 
 __all__ = ["cli"]

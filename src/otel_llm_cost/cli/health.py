@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Any
 
@@ -10,6 +11,8 @@ from rich.table import Table
 
 from otel_llm_cost import health
 from otel_llm_cost.cli._common import console, db_option, format_option, query_log_option
+from otel_llm_cost.cli.ducklake import open_lake_for_reading, store_options
+from otel_llm_cost.ducklake import DuckLakeStore
 from otel_llm_cost.query_log import QueryLog
 from otel_llm_cost.store import DuckDBStore, StoreUnavailable
 
@@ -21,27 +24,40 @@ from otel_llm_cost.store import DuckDBStore, StoreUnavailable
     "--slowest", type=click.IntRange(0, 1000), default=5, show_default=True, help="Slowest logged queries to list."
 )
 @query_log_option
-def health_command(db_path: str, output_format: str, slowest: int, query_log: bool | None) -> None:
+@store_options()
+def health_command(
+    db_path: str,
+    output_format: str,
+    slowest: int,
+    query_log: bool | None,
+    store_spec: str | None,
+    data_path: str | None,
+) -> None:
     """Check rows, lost spans, size, slow queries.
 
     Drops are what each writing process recorded (queue full, failed writes, unreadable spans).
     The slowest queries are those that export, report and health logged in query_log, worst run
-    first. The database is opened read-only.
+    first. The database (or, with --store, the DuckLake) is opened read-only.
 
     \b
     Examples:
       otel-llm-cost health
       otel-llm-cost health --format json --slowest 20
     """
-    log = QueryLog("health", enabled=query_log)
+    # A DuckLake (--store) is not a file: no query log is kept for it.
+    log = QueryLog("health", enabled=False if store_spec else query_log)
     try:
-        store = DuckDBStore(db_path, read_only=True)
+        store: DuckDBStore | DuckLakeStore = (
+            open_lake_for_reading(store_spec, data_path) if store_spec else DuckDBStore(db_path, read_only=True)
+        )
     except StoreUnavailable as exc:
         raise click.ClickException(str(exc)) from exc
     try:
-        result = health.check(store.con, db_path, log=log, slowest=slowest)
+        result = health.check(store.con, store.path, log=log, slowest=slowest)
     finally:
         store.close()
+    if isinstance(store, DuckLakeStore):  # a DSN (without its password), not a file to resolve and measure
+        result = dataclasses.replace(result, path=store.path)
     note = log.save_to_file(db_path)
     if note:
         click.echo(f"Note: {note}", err=True)

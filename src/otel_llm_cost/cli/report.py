@@ -4,6 +4,7 @@ markdown, or an HTML page with charts."""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
@@ -18,6 +19,7 @@ from otel_llm_cost._report_period import Period, PeriodError, parse_period
 from otel_llm_cost._report_render import render_grouped, render_report, report_to_json
 from otel_llm_cost._report_text import grouped_to_csv, grouped_to_markdown, report_to_markdown
 from otel_llm_cost.cli._common import console, db_option, query_log_option
+from otel_llm_cost.cli.ducklake import open_lake_for_reading, store_options
 from otel_llm_cost.query_log import QueryLog
 
 FORMATS = ("table", "json", "csv", "markdown")
@@ -72,6 +74,7 @@ FORMATS = ("table", "json", "csv", "markdown")
     help="Write a self-contained HTML page with charts (works offline) to this file instead of printing.",
 )
 @query_log_option
+@store_options()
 def report(
     db_path: str,
     since: str | None,
@@ -82,11 +85,13 @@ def report(
     days: int,
     html_path: str | None,
     query_log: bool | None,
+    store_spec: str | None,
+    data_path: str | None,
 ) -> None:
     """Print cost by day, model, service and user.
 
     Totals and the calls that could not be priced are always shown; an unknown cost is n/a, never $0.
-    The database is opened read-only.
+    The database (or, with --store, the DuckLake) is opened read-only.
 
     \b
     Examples:
@@ -98,21 +103,29 @@ def report(
       otel-llm-cost report --since 30d --html cost.html     # charts, one file, no network
     """
     now = datetime.now(timezone.utc)
+    lake = (store_spec, data_path) if store_spec else None
     try:
         period = parse_period(since, until, now=now)
     except PeriodError as exc:
         raise click.ClickException(str(exc)) from exc
     if html_path:
-        write_html(db_path, html_path, period=period, days=days, top=top, now=now, query_log=query_log)
+        write_html(db_path, html_path, period=period, days=days, top=top, now=now, query_log=query_log, lake=lake)
         return
     if output_format == "csv" and by is None:
         by = "day"
     if by is None:
         print_report(
-            db_path, output_format=output_format, days=days, top=top, period=period, now=now, query_log=query_log
+            db_path,
+            output_format=output_format,
+            days=days,
+            top=top,
+            period=period,
+            now=now,
+            query_log=query_log,
+            lake=lake,
         )
         return
-    with _open(db_path, query_log) as con:
+    with _open(db_path, query_log, lake) as (con, _):
         data = build_grouped(con, by, top=top, period=period)
     if output_format == "json":
         click.echo(report_to_json(data))
@@ -133,10 +146,13 @@ def print_report(
     period: Period | None = None,
     now: datetime | None = None,
     query_log: bool | None = None,
+    lake: tuple[str, str | None] | None = None,
 ) -> None:
     """The overview (no ``--by``) in ``output_format``: table, json or markdown."""
-    with _open(db_path, query_log) as con:
+    with _open(db_path, query_log, lake) as (con, name):
         data = reporting.build_report(con, days=days, top=top, period=period, now=now)
+        if lake is not None:  # the lake's DSN without its password, not DuckDB's attach path
+            data = dataclasses.replace(data, db_path=name)
     if output_format == "json":
         click.echo(report_to_json(data))
     elif output_format == "markdown":
@@ -146,14 +162,24 @@ def print_report(
 
 
 def write_html(
-    db_path: str, html_path: str, *, period: Period, days: int, top: int, now: datetime, query_log: bool | None = None
+    db_path: str,
+    html_path: str,
+    *,
+    period: Period,
+    days: int,
+    top: int,
+    now: datetime,
+    query_log: bool | None = None,
+    lake: tuple[str, str | None] | None = None,
 ) -> None:
     """Write the HTML page; say where, and how big, on one line."""
     # Imported here: the HTML module needs plotly, an optional dependency the other formats do not.
     from otel_llm_cost._report_html import CHART_IDS, HtmlUnavailable, cache_savings, render_html
 
-    with _open(db_path, query_log) as con:
+    with _open(db_path, query_log, lake) as (con, name):
         data = reporting.build_report(con, days=days, top=top, period=period, now=now)
+        if lake is not None:  # the lake's DSN without its password, not DuckDB's attach path
+            data = dataclasses.replace(data, db_path=name)
         savings = cache_savings(con, data.window)
     try:
         page = render_html(data, savings, generated_at=now)
@@ -171,12 +197,23 @@ def write_html(
 
 
 @contextlib.contextmanager
-def _open(db_path: str, query_log: bool | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
-    """The database read-only, closed afterwards; a one-line click error when it cannot be reported on.
+def _open(
+    db_path: str, query_log: bool | None = None, lake: tuple[str, str | None] | None = None
+) -> Iterator[tuple[duckdb.DuckDBPyConnection, str]]:
+    """The database read-only and its name, closed afterwards; a one-line click error when it
+    cannot be reported on.
 
     Each query's duration and row count go to ``query_log`` afterwards (unless turned off): the file
-    is opened read-write for a moment once the read-only connection is closed.
+    is opened read-write for a moment once the read-only connection is closed. A DuckLake (``lake``:
+    its spec and data path) is named by its DSN without the password and keeps no query log.
     """
+    if lake is not None:
+        store = open_lake_for_reading(*lake)
+        try:
+            yield store.con, store.path
+        finally:
+            store.close()
+        return
     try:
         con = reporting.open_database(db_path)
     except reporting.ReportError as exc:
@@ -184,7 +221,7 @@ def _open(db_path: str, query_log: bool | None = None) -> Iterator[duckdb.DuckDB
     log = QueryLog("report", enabled=query_log)
     try:
         # Every report query goes through report.query(): con.execute(...).fetchall() is timed.
-        yield cast(duckdb.DuckDBPyConnection, log.connection(con)) if log.enabled else con
+        yield (cast(duckdb.DuckDBPyConnection, log.connection(con)) if log.enabled else con), db_path
     finally:
         con.close()
     problem = log.save_to_file(db_path)
