@@ -16,8 +16,8 @@ import pytest
 from click.testing import CliRunner, Result
 from genai_prices import data_snapshot, types
 
+from otel_llm_cost._processor_config import _pricer
 from otel_llm_cost.cli import cli
-from otel_llm_cost.processor import _pricer
 
 TOML = """\
 [models.my-llama]

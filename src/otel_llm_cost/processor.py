@@ -27,9 +27,8 @@ import os
 import time
 import weakref
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from functools import partial
 from typing import Any
 
 from opentelemetry.context import Context, get_current
@@ -38,31 +37,27 @@ from opentelemetry.sdk import trace as _sdk_trace
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 from opentelemetry.sdk.trace.export import SpanExporter
 
-from otel_llm_cost import _settings
-from otel_llm_cost import environment_variables as env
-from otel_llm_cost._capture import AttributeCapture, Redactor, parse_allow_list
+from otel_llm_cost._capture import Redactor
 from otel_llm_cost._dialects import MARKERS as _MARKERS
-from otel_llm_cost._upkeep import Upkeep
+from otel_llm_cost._processor_config import DEFAULT_DB_PATH as DEFAULT_DB_PATH  # the public name
+from otel_llm_cost._processor_config import resolve_config
 from otel_llm_cost._worker import QueueWorker
-from otel_llm_cost.budget_monitor import BudgetMonitor, monitor_for
+from otel_llm_cost.budget_monitor import BudgetMonitor
 from otel_llm_cost.budgets import Budget, BudgetDecision, BudgetStatus
 from otel_llm_cost.export import ExportSpec
 from otel_llm_cost.exporter import CostExporter
-from otel_llm_cost.forwarding import FORWARD_NAMES, SpanForwarder, exporter_from_name
+from otel_llm_cost.forwarding import SpanForwarder
 from otel_llm_cost.health import ingest_health_row
 from otel_llm_cost.metrics import CostMetrics
 from otel_llm_cost.pricing import Pricer
 from otel_llm_cost.spool import SpoolWriter
 from otel_llm_cost.store import DuckDBStore
-from otel_llm_cost.stores import CostStore, check_spec, open_store
 
 logger = logging.getLogger(__name__)
 
 # The span class the SDK's tracer creates (always with a BoundedAttributes mapping); on_end reads
 # that mapping directly. getattr: if a future SDK renames the class, every span takes the property.
 _SDK_SPAN: type | None = getattr(_sdk_trace, "_Span", None)
-
-DEFAULT_DB_PATH = "llm-cost.duckdb"
 
 
 @dataclass(frozen=True)
@@ -183,78 +178,43 @@ class LLMCostSpanProcessor(QueueWorker, SpanProcessor):
         retention_days: int | None = None,
         retention_archive_dir: str | os.PathLike[str] | None = None,
     ) -> None:
-        if store is not None and db_path is not None:
-            raise ValueError("pass either db_path or store, not both")
-        if isinstance(store, str) or data_path is not None:
-            check_spec(store if isinstance(store, str) else "", data_path)
-        self.db_path = None if store is not None else _settings.text(db_path, env.OTEL_LLM_COST_DB, DEFAULT_DB_PATH)
-        self._max_queue_size = _settings.positive_int(
-            "max_queue_size", max_queue_size, env.OTEL_LLM_COST_MAX_QUEUE_SIZE, 8192
-        )
-        self._max_batch_size = _settings.positive_int(
-            "max_batch_size", max_batch_size, env.OTEL_LLM_COST_MAX_BATCH_SIZE, 4096
-        )
+        config = resolve_config(
+            db_path=db_path, store=store, data_path=data_path, forward_to=forward_to,
+            forward_all_spans=forward_all_spans, pricer=pricer, prices_file=prices_file,
+            max_queue_size=max_queue_size, max_batch_size=max_batch_size,
+            schedule_delay_millis=schedule_delay_millis, metrics=metrics, token_usage_metrics=token_usage_metrics,
+            store_attributes=store_attributes, redact=redact, spool_dir=spool_dir, budgets=budgets,
+            budgets_file=budgets_file, export_on_exit=export_on_exit, retention_days=retention_days,
+            retention_archive_dir=retention_archive_dir,
+        )  # fmt: skip
+        self.db_path = config.db_path
+        self._max_queue_size = config.max_queue_size
+        self._max_batch_size = config.max_batch_size
         # Wake the worker at a quarter batch: writing starts before the batch is full, and one
         # transaction still carries many spans.
         self._wake_at = max(1, self._max_batch_size // 4)
-        delay_millis = _settings.positive_int(
-            "schedule_delay_millis", schedule_delay_millis, env.OTEL_LLM_COST_SCHEDULE_DELAY_MILLIS, 1000
-        )
-        self._delay_s = delay_millis / 1000
-        forward_all = _settings.boolean(
-            "forward_all_spans", forward_all_spans, env.OTEL_LLM_COST_FORWARD_ALL_SPANS, False
-        )
-        with_metrics = _settings.boolean("metrics", metrics, env.OTEL_LLM_COST_METRICS, True)
-        token_usage = _settings.boolean(
-            "token_usage_metrics", token_usage_metrics, env.OTEL_LLM_COST_TOKEN_USAGE_METRICS, False
-        )
-        forward_exporter = _forward_exporter(forward_to)
-        pricer = _pricer(pricer, prices_file)
-        if forward_all and forward_exporter is None:
-            if forward_all_spans:
-                raise ValueError("forward_all_spans needs somewhere to forward to: pass forward_to")
-            logger.warning("ignoring %s: nothing to forward to", env.OTEL_LLM_COST_FORWARD_ALL_SPANS)
-            forward_all = False
-
-        if store_attributes is None:
-            store_attributes = parse_allow_list(os.environ.get(env.OTEL_LLM_COST_STORE_ATTRIBUTES, ""))
-        elif isinstance(store_attributes, str):
-            raise ValueError("store_attributes must be a list of attribute names, not one string")
-        capture = AttributeCapture(store_attributes, redact=redact)
-        spool = _settings.text(spool_dir, env.OTEL_LLM_COST_SPOOL_DIR, "")
-        self.budgets = monitor_for(budgets, budgets_file)
-        if isinstance(store, str) and (export_on_exit or retention_days):
-            # Both read and rewrite one DuckDB file; a lake has `ducklake maintain` and its own exports.
-            raise ValueError("export_on_exit and retention_days need a DuckDB file (db_path), not a DuckLake store")
-        self._upkeep = Upkeep.configure(
-            self.db_path, store if isinstance(store, DuckDBStore) else None, export_on_exit, retention_days,
-            retention_archive_dir,
-        )  # fmt: skip
+        self._delay_s = config.delay_millis / 1000
+        self.budgets = config.budgets
+        self._upkeep = config.upkeep
 
         # Configuration is valid from here on: start threads.
         self.forwarder: SpanForwarder | None = None
-        if forward_exporter is not None:
+        if config.forward_exporter is not None:
             self.forwarder = SpanForwarder(
-                forward_exporter, max_queue_size=self._max_queue_size, schedule_delay_millis=delay_millis
+                config.forward_exporter, max_queue_size=self._max_queue_size, schedule_delay_millis=config.delay_millis
             )
-        self._metrics = _cost_metrics(meter_provider, token_usage) if with_metrics else None
-        db = self.db_path
-        opener: CostStore | Callable[[], CostStore] = (
-            store if isinstance(store, DuckDBStore) else lambda: DuckDBStore(_pid_path(db))
-        )
-        if isinstance(store, str):
-            opener = partial(open_store, store, data_path=data_path)
+        self._metrics = _cost_metrics(meter_provider, config.token_usage) if config.with_metrics else None
         self.exporter = CostExporter(
-            opener,
-            pricer=pricer,
+            config.store,
+            pricer=config.pricer,
             forward_to=self.forwarder,
             metrics=self._metrics,
-            capture=capture,
+            capture=config.capture,
             health=self._health_row,
-            spool=SpoolWriter(spool) if spool else None,
+            spool=SpoolWriter(config.spool_dir) if config.spool_dir else None,
             budgets=self.budgets,
         )
-        if forward_all and self.forwarder is not None:
+        if config.forward_all and self.forwarder is not None:
             self._offer_forward = self.forwarder.offer
             # Chosen once, here, so the usual on_end stays one set test for a span that is not an
             # LLM call (an instance attribute is found before the class's method).
@@ -427,11 +387,6 @@ class LLMCostSpanProcessor(QueueWorker, SpanProcessor):
             self._init_worker("otel-llm-cost-worker")
 
 
-def _pid_path(db_path: str | None) -> str:
-    """``db_path`` with ``{pid}`` replaced by this process's id (called when the file is opened)."""
-    return (db_path or "").replace("{pid}", str(os.getpid()))
-
-
 def _after_fork_in_child(weak_processor: weakref.ReferenceType[Any]) -> None:
     processor = weak_processor()
     if processor is not None:
@@ -444,41 +399,9 @@ def _shutdown_at_exit(weak_processor: weakref.ReferenceType[Any]) -> None:
         processor.shutdown()
 
 
-def _forward_exporter(forward_to: SpanExporter | str | None) -> SpanExporter | None:
-    """The exporter to forward to: the argument, else :envvar:`OTEL_LLM_COST_FORWARD`, else none.
-
-    A bad name as an argument raises ``ValueError``; in the environment it is logged and ignored."""
-    if isinstance(forward_to, SpanExporter):
-        return forward_to
-    if forward_to is not None:
-        if not isinstance(forward_to, str):
-            raise ValueError(f"forward_to must be a SpanExporter or a name, got {forward_to!r}")
-        return exporter_from_name(forward_to)
-    name = _settings.choice(env.OTEL_LLM_COST_FORWARD, FORWARD_NAMES)
-    if name is None:
-        return None
-    try:
-        return exporter_from_name(name)
-    except Exception:  # e.g. the gRPC exporter cannot be imported here: never a crash at startup
-        logger.exception("ignoring %s=%r: the exporter could not be created", env.OTEL_LLM_COST_FORWARD, name)
-        return None
-
-
 def _cost_metrics(meter_provider: MeterProvider | None, token_usage: bool) -> CostMetrics | None:
     try:
         return CostMetrics(meter_provider, token_usage=token_usage)
     except Exception:  # a broken MeterProvider costs the metrics, not the application
         logger.exception("LLM cost metrics are off: the meter provider failed")
         return None
-
-
-def _pricer(pricer: Pricer | None, prices_file: str | os.PathLike[str] | None) -> Pricer:
-    """The given pricer, or one over the catalog in use and the prices file (argument, else
-    OTEL_LLM_COST_PRICES_FILE)."""
-    if pricer is not None:
-        if prices_file is not None or os.environ.get(env.OTEL_LLM_COST_PRICES_FILE, "").strip():
-            raise ValueError("pass either pricer or prices_file, not both")
-        return pricer
-    from otel_llm_cost._catalog_update import configured_pricer  # the one `prices update` stored, else bundled
-
-    return configured_pricer(prices_file)  # a bad file raises now
