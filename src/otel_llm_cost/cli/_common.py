@@ -68,15 +68,19 @@ def query_log_option(function: click.decorators.FC) -> click.decorators.FC:
 def cli() -> None:
     """Price the LLM calls in your OpenTelemetry traces and report on them.
 
+    Every command takes --db FILE (or OTEL_LLM_COST_DB); COMMAND --help has examples.
+
     \b
     Examples:
-      otel-llm-cost demo                     # synthetic workload into ./llm-cost.duckdb, then a report
-      otel-llm-cost report --db app.duckdb   # cost by day, model, service, user and conversation
-      otel-llm-cost report --format json     # the same data, machine-readable
-      otel-llm-cost migrate --list           # which schema migrations are applied
-      otel-llm-cost health                   # rows, last write, spans lost, file size
-      otel-llm-cost serve                    # OTLP receiver on 127.0.0.1:4318/4317 for many processes
-      otel-llm-cost ingest ./spool           # load what pre-fork workers spooled while the file was locked
-      otel-llm-cost export -o calls.parquet  # a table or view as CSV, JSON or Parquet
-      otel-llm-cost prune --older-than 365d  # archive to Parquet, then delete old calls
+      otel-llm-cost demo                             # synthetic workload into ./llm-cost.duckdb, then a report
+      otel-llm-cost report --since 7d --by model     # cost per model; --format json|csv|markdown, --html
+      otel-llm-cost health                           # rows, last write, spans lost, file size, slow queries
+      otel-llm-cost prices show claude-sonnet-4-5    # every rate and its dates; prices check FILE for overrides
+      otel-llm-cost reprice --unpriced --dry-run     # what today's prices would change in stored calls
+      otel-llm-cost whatif --model gpt-5-mini --since 30d   # the same traffic on another model
+      otel-llm-cost budget add daily --limit 50 --period day --channel slack:URL
+      otel-llm-cost export -o calls.parquet          # a table or view as CSV, JSON or Parquet
+      otel-llm-cost prune --older-than 365d          # archive to Parquet, then delete old calls
+      otel-llm-cost serve                            # OTLP receiver on 127.0.0.1:4318/4317 for many processes
+      otel-llm-cost ducklake maintain --store SPEC   # compact and clean a DuckLake (many hosts)
     """
