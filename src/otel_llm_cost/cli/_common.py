@@ -68,7 +68,8 @@ def query_log_option(function: click.decorators.FC) -> click.decorators.FC:
 def cli() -> None:
     """Price the LLM calls in your OpenTelemetry traces and report on them.
 
-    Every command takes --db FILE (or OTEL_LLM_COST_DB); COMMAND --help has examples.
+    Commands that read or write the cost database take --db FILE (or OTEL_LLM_COST_DB);
+    COMMAND --help has examples.
 
     \b
     Examples:
