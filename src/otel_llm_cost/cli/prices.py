@@ -15,22 +15,12 @@ from otel_llm_cost._price_diff import CatalogFileError, RateChange, diff, load_c
 from otel_llm_cost._rate_plan import RatePlan
 from otel_llm_cost.catalog import model_plans
 from otel_llm_cost.cli._common import console, format_option
-from otel_llm_cost.environment_variables import OTEL_LLM_COST_PRICES_FILE
+from otel_llm_cost.cli._options import prices_file_option
 from otel_llm_cost.overrides import OverridesError, load_overrides
 from otel_llm_cost.pricing import Pricer
 
 # Rates shown as columns by `prices list`; `show` lists every rate a model has.
 _LIST_RATES = ("input_mtok", "cache_read_mtok", "cache_write_mtok", "output_mtok")
-
-
-def _prices_file_option(function: Any) -> Any:
-    return click.option(
-        "--prices-file",
-        type=click.Path(dir_okay=False),
-        envvar=OTEL_LLM_COST_PRICES_FILE,
-        show_envvar=True,
-        help="Overrides file (TOML, JSON or YAML) applied on top of the catalog.",
-    )(function)
 
 
 def _at_option(function: Any) -> Any:
@@ -72,7 +62,7 @@ def prices() -> None:
 @click.argument("model")
 @click.option("--provider", help="Provider as spans name it (openai, aws.bedrock, gcp.vertex_ai, ...).")
 @_at_option
-@_prices_file_option
+@prices_file_option
 @_catalog_option
 @format_option("A table for people, JSON for programs.")
 def show(
@@ -118,7 +108,7 @@ def show(
 @prices.command("list")
 @click.option("--provider", help="Only this provider (catalog id, e.g. openai, anthropic, aws).")
 @_at_option
-@_prices_file_option
+@prices_file_option
 @_catalog_option
 @format_option("A table for people, JSON for programs.")
 def list_prices(
@@ -159,7 +149,7 @@ def check(file: str) -> None:
 
 
 @prices.command("diff")
-@_prices_file_option
+@prices_file_option
 @_catalog_option
 @_at_option
 @format_option("A table for people, JSON for programs.")
