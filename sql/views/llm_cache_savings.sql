@@ -32,7 +32,9 @@ tiers AS (
 ),
 bands AS (
     -- Tier i applies to requests whose input_tokens is above its start and up to the next start.
-    SELECT *, lead(above) OVER (PARTITION BY price_id ORDER BY above) AS up_to,
+    -- The last tier has no end: the largest BIGINT, so the join below has no OR (with one, DuckDB
+    -- falls back to a nested-loop join over every call and price: seconds per million calls).
+    SELECT *, coalesce(lead(above) OVER (PARTITION BY price_id ORDER BY above), 9223372036854775807) AS up_to,
            CAST(input_mtok * 0.000001 AS DECIMAL(38, 18)) AS input_usd_per_token
     FROM tiers
 ),
@@ -50,7 +52,7 @@ cached AS (
     LEFT JOIN bands b
         ON b.price_id = c.price_id
        AND coalesce(c.input_tokens, 0) > b.above
-       AND (b.up_to IS NULL OR coalesce(c.input_tokens, 0) <= b.up_to)
+       AND coalesce(c.input_tokens, 0) <= b.up_to
     WHERE NOT c.is_duplicate AND (c.cache_read_tokens > 0 OR c.cache_write_tokens > 0)
 ),
 raw AS (
