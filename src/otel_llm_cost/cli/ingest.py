@@ -24,12 +24,13 @@ from otel_llm_cost.ducklake import DuckLakeStore, redacted
 def ingest_command(
     spool_dir: str, db_path: str, store_spec: str | None, data_path: str | None, output_format: str
 ) -> None:
-    """Load spooled batches into the database (or a DuckLake with --store).
+    """Load spooled batches into the database.
 
     Processes given spool_dir= (or OTEL_LLM_COST_SPOOL_DIR) write there when the database is
     locked. Each batch is deleted once committed; a crash in between loads nothing twice. While
     `otel-llm-cost serve` owns the database, it ingests the spool itself (--spool-dir).
-    Into a DuckLake, many ingests and servers may write at once; each span is still stored once.
+    With --store, into a DuckLake: many ingests and servers may write it at once, and each span
+    is still stored once.
 
     \b
     Examples:
