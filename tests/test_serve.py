@@ -274,7 +274,7 @@ def test_bearer_token_is_required_except_for_healthz(start: Any, db_path: str) -
 
 def test_over_capacity_answers_429_and_unavailable_with_retry_after(start: Any, db_path: str) -> None:
     stalled = StalledStore(db_path)
-    with mock.patch.object(server_module, "open_store", lambda path: stalled):
+    with mock.patch.object(server_module, "open_store", lambda path, **_: stalled):
         server = start(max_queued_spans=1, retry_after_s=3)
     payload, _ = encoded(chat_attributes())
     assert post_traces(server.http_port, payload)[0] == 200  # queued; the writer is stuck in it
@@ -408,7 +408,7 @@ class FailingStore(DuckDBStore):
 
 def test_a_batch_that_cannot_be_written_is_retried_and_survives_a_stop(start: Any, db_path: str) -> None:
     failing = FailingStore(db_path)
-    with mock.patch.object(server_module, "open_store", lambda path: failing):
+    with mock.patch.object(server_module, "open_store", lambda path, **_: failing):
         server = start()
     first, first_ids = encoded(chat_attributes())
     assert post_traces(server.http_port, first)[0] == 200  # in the journal: acknowledged

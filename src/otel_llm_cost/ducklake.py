@@ -56,6 +56,13 @@ HEALTH_TIMEOUT_S: Final = 10.0  # health rows are best effort: give up sooner th
 # DuckLake's own retry of a commit whose snapshot id another writer took first (no logical conflict).
 _DUCKLAKE_RETRY = {"ducklake_max_retry_count": 30, "ducklake_retry_wait_ms": 20, "ducklake_retry_backoff": 1.2}
 _SPAN_KEY = ("trace_id", "span_id")
+# The tables a write fills, in dependency order (prices before the calls priced with them), and
+# the key that makes a row the same row (DuckLake has no primary keys: see _insert_new).
+_KEYS: Final[dict[str, tuple[str, ...]]] = {
+    "model_prices": ("price_id",),
+    "llm_agent_runs": _SPAN_KEY,
+    "llm_calls": _SPAN_KEY,
+}
 _PG = "_otel_llm_cost_catalog"
 LOCK_KEY: Final = 0x6F746C6C6D636F  # pg_advisory_xact_lock key of our writers: "otllmco"
 LOCK_WAIT_S: Final = 2.0
@@ -161,29 +168,55 @@ class DuckLakeStore:
         """
         if not rows and not plans and not runs:
             return 0
-        batches = (
-            plans_to_arrow(plans) if plans else None,
-            runs_to_arrow(runs) if runs else None,
-            calls_to_arrow(rows) if rows else None,
-        )
+        tables = {
+            "model_prices": plans_to_arrow(plans) if plans else None,
+            "llm_agent_runs": runs_to_arrow(runs) if runs else None,
+            "llm_calls": calls_to_arrow(rows) if rows else None,
+        }
+        return self.write_tables({name: batch for name, batch in tables.items() if batch is not None})
+
+    def write_tables(self, tables: Mapping[str, pa.RecordBatch | pa.Table]) -> int:
+        """Insert Arrow rows named by table (``model_prices``, ``llm_agent_runs``, ``llm_calls``,
+        with the tables' column names) in one fenced transaction, skipping rows already stored.
+
+        What :meth:`write_batch` does with priced records, for rows that are already Arrow (a
+        spool batch). Returns the number of new ``llm_calls`` rows.
+
+        Raises:
+            CommitConflict: other writers kept winning for ``commit_timeout_s``; nothing was written.
+            ValueError: a table other than those three.
+        """
+        unknown = set(tables) - set(_KEYS)
+        if unknown:
+            raise ValueError(f"not a cost table: {', '.join(sorted(unknown))}")
 
         def write() -> int:
             self.con.execute(FENCE_SQL)
-            if batches[0] is not None:
-                _insert_new(self.con, "model_prices", batches[0], ("price_id",))
-            if batches[1] is not None:
-                _insert_new(self.con, "llm_agent_runs", batches[1], _SPAN_KEY)
-            return _insert_new(self.con, "llm_calls", batches[2], _SPAN_KEY) if batches[2] is not None else 0
+            inserted = 0
+            for table, key in _KEYS.items():  # prices before the calls priced with them
+                if table in tables:
+                    inserted = _insert_new(self.con, table, tables[table], key)
+            return inserted if "llm_calls" in tables else 0
 
         def attempt() -> int:
             with self._turn():
                 return in_transaction(self.con, write)
 
-        return retry_conflicts(
-            attempt,
-            what=f"writing {len(rows)} calls to {self.path}",
-            deadline_s=self.commit_timeout_s,
-        )
+        calls = tables["llm_calls"].num_rows if "llm_calls" in tables else 0
+        return retry_conflicts(attempt, what=f"writing {calls} calls to {self.path}", deadline_s=self.commit_timeout_s)
+
+    def reader(self) -> duckdb.DuckDBPyConnection:
+        """A new connection (a cursor) for one reader thread, on which the tables, views and
+        macros answer unqualified as on ``con``. ``USE`` and TEMP macros belong to a connection,
+        so a plain ``con.cursor()`` would see neither. Close it when done."""
+        cursor = self.con.cursor()
+        try:
+            cursor.execute(f"USE {LAKE}")
+            create_temp_macros(cursor)
+        except BaseException:
+            cursor.close()
+            raise
+        return cursor
 
     @contextlib.contextmanager
     def _turn(self) -> Iterator[None]:
@@ -249,7 +282,9 @@ class DuckLakeStore:
         self.close()
 
 
-def _insert_new(con: duckdb.DuckDBPyConnection, table: str, batch: pa.RecordBatch, key: tuple[str, ...]) -> int:
+def _insert_new(
+    con: duckdb.DuckDBPyConnection, table: str, batch: pa.RecordBatch | pa.Table, key: tuple[str, ...]
+) -> int:
     """Insert the rows of ``batch`` whose ``key`` is not in ``table`` yet (one per key); return how many.
 
     For spans, the anti-join looks only at stored rows whose ``start_time`` lies within the

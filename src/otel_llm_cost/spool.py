@@ -18,6 +18,8 @@ Crash safety, in the order things happen:
 2. ``ingest`` inserts a group of batches in one transaction, commits, and only then deletes their
    folders. A crash between the two loads them again at the next run, and the insert ignores rows
    whose ``(trace_id, span_id)`` (or price id) is already stored: each span is stored exactly once.
+   Into a DuckLake (no primary keys) the group goes through the lake's own idempotent write
+   instead: an anti-join on the same keys inside a fenced, retried transaction.
 3. A batch that cannot be read (a damaged disk) is renamed ``NAME.failed`` and reported, never
    half-loaded: its transaction rolls back.
 """
@@ -41,6 +43,7 @@ import pyarrow.parquet as pq
 
 from otel_llm_cost.catalog import plans_to_arrow
 from otel_llm_cost.conventions import AgentRun, CallRecord
+from otel_llm_cost.ducklake import DuckLakeStore
 from otel_llm_cost.pricing import Cost, RatePlan
 from otel_llm_cost.store import calls_to_arrow, runs_to_arrow
 
@@ -127,17 +130,22 @@ def pending_batches(directory: str | os.PathLike[str]) -> list[Path]:
 
 
 def ingest_spool(
-    con: duckdb.DuckDBPyConnection,
+    target: duckdb.DuckDBPyConnection | DuckLakeStore,
     directory: str | os.PathLike[str],
     *,
     progress: Callable[[int, int], None] | None = None,
 ) -> IngestResult:
-    """Load every complete batch in ``directory`` into the database behind ``con``, exactly once.
+    """Load every complete batch in ``directory`` into the store behind ``target``, exactly once.
 
     Args:
-        con: a writable connection to a migrated cost database (``DuckDBStore.con``).
+        target: a writable connection to a migrated cost database (``DuckDBStore.con``), or a
+            writable :class:`~otel_llm_cost.ducklake.DuckLakeStore`.
         directory: the spool folder; a missing folder is an empty spool.
         progress: called as ``progress(done, total)`` batches after each transaction.
+
+    Raises:
+        duckdb.Error, CommitConflict: a DuckLake could not be written (PostgreSQL down, other
+            writers winning too long); the batches not yet committed stay in the spool.
     """
     result = IngestResult()
     _clean_partials(Path(directory).expanduser(), result)
@@ -145,22 +153,65 @@ def ingest_spool(
     done = 0
     for start in range(0, len(batches), _GROUP):
         group = batches[start : start + _GROUP]
-        try:
-            _load(con, group, result)
-        except duckdb.Error:
-            # One unreadable batch must not hold back the others: load the group one by one.
-            for batch in group:
-                try:
-                    _load(con, [batch], result)
-                except duckdb.Error as exc:
-                    logger.error("spooled batch %s cannot be loaded (%s); renamed %s", batch, exc, FAILED_SUFFIX)
-                    with contextlib.suppress(OSError):
-                        batch.rename(batch.with_name(batch.name[: -len(BATCH_SUFFIX)] + FAILED_SUFFIX))
-                    result.failed.append(batch.name)
+        if isinstance(target, DuckLakeStore):
+            _load_into_lake(target, group, result)
+        else:
+            _load_isolating_failures(target, group, result)
         done += len(group)
         if progress is not None:
             progress(done, len(batches))
     return result
+
+
+def _load_isolating_failures(con: duckdb.DuckDBPyConnection, group: list[Path], result: IngestResult) -> None:
+    try:
+        _load(con, group, result)
+    except duckdb.Error:
+        # One unreadable batch must not hold back the others: load the group one by one.
+        for batch in group:
+            try:
+                _load(con, [batch], result)
+            except duckdb.Error as exc:
+                _set_aside(batch, exc, result)
+
+
+def _set_aside(batch: Path, exc: BaseException, result: IngestResult) -> None:
+    """Rename a batch that cannot be read ``NAME.failed`` (kept for a person to look at)."""
+    logger.error("spooled batch %s cannot be loaded (%s); renamed %s", batch, exc, FAILED_SUFFIX)
+    with contextlib.suppress(OSError):
+        batch.rename(batch.with_name(batch.name[: -len(BATCH_SUFFIX)] + FAILED_SUFFIX))
+    result.failed.append(batch.name)
+
+
+def _load_into_lake(store: DuckLakeStore, group: list[Path], result: IngestResult) -> None:
+    """Insert a group of batches into a DuckLake in one fenced transaction, then delete them.
+
+    DuckLake has no primary keys, so ``INSERT OR IGNORE`` cannot skip what is stored: the rows
+    go through the store's own idempotent write (anti-join on the key, write fence, commit
+    retry). The files are read first, so only an unreadable batch is set aside; a failure to
+    write (PostgreSQL down) propagates and leaves every batch of the group in the spool.
+    """
+    readable: list[Path] = []
+    parts: dict[str, list[pa.Table]] = {}
+    for batch in group:
+        try:
+            tables = {t: pq.read_table(batch / f"{t}.parquet") for t in TABLES if (batch / f"{t}.parquet").exists()}
+        except (OSError, pa.ArrowException) as exc:
+            _set_aside(batch, exc, result)
+            continue
+        readable.append(batch)
+        for table, rows in tables.items():
+            parts.setdefault(table, []).append(rows)
+    if not readable:
+        return
+    # Batches spooled by different versions may lack newer columns: those become NULL, as
+    # read_parquet(union_by_name) makes them on the DuckDB path.
+    merged = {table: pa.concat_tables(rows, promote_options="permissive") for table, rows in parts.items()}
+    inserted = store.write_tables(merged)
+    _remove(readable)
+    result.batches += len(readable)
+    result.calls_inserted += inserted
+    result.calls_already_stored += (merged["llm_calls"].num_rows if "llm_calls" in merged else 0) - inserted
 
 
 def _load(con: duckdb.DuckDBPyConnection, group: list[Path], result: IngestResult) -> None:
@@ -187,13 +238,18 @@ def _load(con: duckdb.DuckDBPyConnection, group: list[Path], result: IngestResul
         with contextlib.suppress(duckdb.Error):
             con.execute("ROLLBACK")
         raise
-    for batch in group:
-        shutil.rmtree(batch, ignore_errors=True)
-    with contextlib.suppress(OSError):
-        _fsync(group[0].parent)
+    _remove(group)
     result.batches += len(group)
     result.calls_inserted += inserted
     result.calls_already_stored += spooled - inserted
+
+
+def _remove(batches: list[Path]) -> None:
+    """Delete committed batches (a crash before this loads them again: nothing is stored twice)."""
+    for batch in batches:
+        shutil.rmtree(batch, ignore_errors=True)
+    with contextlib.suppress(OSError):
+        _fsync(batches[0].parent)
 
 
 def _clean_partials(folder: Path, result: IngestResult) -> None:

@@ -1,4 +1,4 @@
-"""``otel-llm-cost serve``: run the OTLP receiver that owns the DuckDB file."""
+"""``otel-llm-cost serve``: run the OTLP receiver that owns the DuckDB file (or writes a DuckLake)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ import click
 
 from otel_llm_cost.cli._common import db_option
 from otel_llm_cost.cli._options import make_pricer, prices_file_option
+from otel_llm_cost.cli._store_choice import check_store_options
+from otel_llm_cost.cli.ducklake import store_options
 from otel_llm_cost.environment_variables import OTEL_LLM_COST_SERVE_AUTH_TOKEN, OTEL_LLM_COST_SPOOL_DIR
 from otel_llm_cost.forwarding import FORWARD_NAMES
 from otel_llm_cost.migrations import MigrationError
@@ -22,6 +24,7 @@ def _port(text: str) -> int | None:
 
 @click.command("serve")
 @db_option
+@store_options()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to bind; 0.0.0.0 for every one.")
 @click.option("--http-port", default="4318", show_default=True, metavar="PORT|off", help="OTLP/HTTP port.")
 @click.option("--grpc-port", default="4317", show_default=True, metavar="PORT|off", help="OTLP/gRPC port.")
@@ -59,7 +62,8 @@ def _port(text: str) -> int | None:
 @click.option(
     "--journal-dir",
     type=click.Path(file_okay=False),
-    help="Where accepted requests wait for their commit (fsynced).  [default: <db>.journal]",
+    help="Where accepted requests wait for their commit (fsynced); one per server.  [default: <db>.journal;"
+    " with --store: ~/.local/state/otel-llm-cost/journal/lake-<hash of the spec> ($XDG_STATE_HOME)]",
 )
 @click.option(
     "--ingest-every",
@@ -74,6 +78,8 @@ def _port(text: str) -> int | None:
 @prices_file_option
 def serve_command(
     db_path: str,
+    store_spec: str | None,
+    data_path: str | None,
     host: str,
     http_port: str,
     grpc_port: str,
@@ -91,12 +97,19 @@ def serve_command(
     """Receive OTLP traces; price and store them.
 
     This process owns the DuckDB file; applications point their OTLP exporter at it. A request is
-    answered only once its spans are committed. Reads: GET /v1/report, /v1/views/NAME; also
-    /healthz and /metrics (Prometheus). SIGTERM or Ctrl-C stops it cleanly.
+    answered once it is in the fsynced journal, and its spans are committed soon after. Reads:
+    GET /v1/report, /v1/views/NAME; also /healthz and /metrics (Prometheus). SIGTERM or Ctrl-C
+    stops it cleanly.
+
+    With --store ducklake:postgres:DSN it writes a DuckLake instead (--db is then unused), and any
+    number of servers on any number of hosts may write the same lake, each with its own journal:
+    the default journal is a per-user folder named after the lake, so run one server per lake
+    and user on a host, or give each its own --journal-dir.
 
     \b
     Examples:
       otel-llm-cost serve --db llm-cost.duckdb
+      otel-llm-cost serve --store 'ducklake:postgres:dbname=llm_cost host=db1' --data-path /mnt/lake
       OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4318 python app.py
       otel-llm-cost serve --spool-dir /var/spool/llm-cost --grpc-port off
       otel-llm-cost serve --host 0.0.0.0 --auth-token "$TOKEN" --tls-cert c.pem --tls-key k.pem
@@ -104,9 +117,12 @@ def serve_command(
     """
     if bool(tls_cert) != bool(tls_key):
         raise click.ClickException("--tls-cert and --tls-key go together")
+    check_store_options(store_spec, data_path)
     try:
         config = ServeConfig(
             db_path=db_path,
+            store_spec=store_spec,
+            data_path=data_path,
             host=host,
             http_port=_port(http_port),
             grpc_port=_port(grpc_port),
@@ -140,6 +156,6 @@ def serve_command(
         click.echo(f"OTLP/HTTP on {scheme}://{host}:{server.http_port}/v1/traces", err=True)
     if server.grpc_port is not None:
         click.echo(f"OTLP/gRPC on {host}:{server.grpc_port}", err=True)
-    click.echo(f"writing {db_path}; stop with SIGTERM or Ctrl-C", err=True)
+    click.echo(f"writing {config.store_name} (journal {config.journal_path()}); stop with SIGTERM or Ctrl-C", err=True)
     server.serve_until_signalled()
     click.echo("stopped", err=True)

@@ -171,13 +171,16 @@ class _Handler(BaseHTTPRequestHandler):
             elif url.path == "/v1/report":
                 days = _reads.bounded_int(query.get("days"), "days", 14, 1, 3660)
                 top = _reads.bounded_int(query.get("top"), "top", 10, 1, 1000)
-                self._send(200, _JSON, _reads.report_json(receiver.store_connection(), days=days, top=top).encode())
+                with receiver.reading() as con:
+                    self._send(200, _JSON, _reads.report_json(con, days=days, top=top).encode())
             elif url.path == "/v1/views":
-                self._send(200, _JSON, json.dumps(_reads.view_names(receiver.store_connection())).encode())
+                with receiver.reading() as con:
+                    self._send(200, _JSON, json.dumps(_reads.view_names(con)).encode())
             elif url.path.startswith("/v1/views/"):
                 limit = _reads.bounded_int(query.get("limit"), "limit", 1000, 1, _reads.MAX_ROWS)
                 name = url.path.removeprefix("/v1/views/")
-                self._send(200, _JSON, _reads.view_json(receiver.store_connection(), name, limit=limit).encode())
+                with receiver.reading() as con:
+                    self._send(200, _JSON, _reads.view_json(con, name, limit=limit).encode())
             else:
                 self._error(404, f"no such endpoint {url.path!r}")
         except _reads.ReadError as exc:

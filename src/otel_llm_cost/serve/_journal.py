@@ -15,10 +15,13 @@ writer can commit many requests in one large transaction, which costs far less p
   before it, which the store's insert-or-ignore on ``(trace_id, span_id)`` stores once. A record
   torn by the crash (short, or failing its checksum) is at the tail and was never acknowledged:
   it is cut off.
+* One server per journal: the folder is ``flock``-ed while a server uses it. Servers that share
+  a DuckLake (each its own process, perhaps on one host) each need their own journal.
 """
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
 import struct
@@ -33,6 +36,10 @@ _HEADER = struct.Struct("<II")  # payload length, crc32 of the payload
 _SUFFIX = ".otlp"
 
 
+class JournalInUse(OSError):
+    """Another running process holds the journal folder."""
+
+
 class Journal:
     """Append-only segment files in ``directory`` (created, owner-only).
 
@@ -43,6 +50,17 @@ class Journal:
     def __init__(self, directory: str | os.PathLike[str], *, segment_bytes: int = 64 * 1024 * 1024) -> None:
         self.directory = Path(directory).expanduser()
         self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        # A lock on the folder itself (no lock file among the segments); the kernel drops it when
+        # the process dies, so a crash never leaves the journal locked.
+        self._dir_fd: int | None = os.open(self.directory, os.O_RDONLY)
+        try:
+            fcntl.flock(self._dir_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(self._dir_fd)
+            raise JournalInUse(
+                f"the journal {str(self.directory)!r} is in use by another running server;"
+                " give each server its own --journal-dir"
+            ) from None
         self._segment_bytes = segment_bytes
         self._lock = threading.Lock()
         numbers = self._segments()
@@ -121,12 +139,19 @@ class Journal:
                 os.close(self._fd)
                 self._fd = None
             self.release(self._number + 1)
+            self._unlock()
 
     def close(self) -> None:
         with self._lock:
             if self._fd is not None:
                 os.close(self._fd)
                 self._fd = None
+            self._unlock()
+
+    def _unlock(self) -> None:
+        if self._dir_fd is not None:
+            os.close(self._dir_fd)  # closing the descriptor releases the flock
+            self._dir_fd = None
 
 
 def _fsync_dir(directory: Path) -> None:

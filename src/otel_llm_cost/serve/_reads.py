@@ -1,8 +1,9 @@
 """The read API of ``serve``: the process that owns the DuckDB file answers queries on it.
 
 While ``serve`` runs, no other process can open the file (DuckDB: one process per file, and a
-read-only open conflicts with the writer's lock too). So reads go through the server, on a cursor
-of its own connection, which DuckDB runs concurrently with the writer (MVCC, each query sees
+read-only open conflicts with the writer's lock too). So reads go through the server, each request
+on a connection of its own (a cursor of the store's; for a DuckLake, one that also uses the lake
+and has the views' macros), which DuckDB runs concurrently with the writer (MVCC, each query sees
 committed data). Only the report and the documented views are offered, never arbitrary SQL:
 
 * ``GET /v1/report?days=14&top=10``: what ``otel-llm-cost report --format json`` prints;
@@ -34,12 +35,14 @@ class ReadError(ValueError):
 
 
 def report_json(con: duckdb.DuckDBPyConnection, *, days: int, top: int) -> str:
-    return report_to_json(build_report(con.cursor(), days=days, top=top))
+    return report_to_json(build_report(con, days=days, top=top))
 
 
 def view_names(con: duckdb.DuckDBPyConnection) -> list[str]:
-    rows = con.cursor().execute(
-        "SELECT view_name FROM duckdb_views() WHERE NOT internal AND schema_name = 'main' ORDER BY view_name"
+    # The current database only: the file, or the lake (the lake's DuckDB also holds an empty one).
+    rows = con.execute(
+        "SELECT view_name FROM duckdb_views()"
+        " WHERE NOT internal AND schema_name = 'main' AND database_name = current_database() ORDER BY view_name"
     )
     return [str(name) for (name,) in rows.fetchall()]
 
@@ -47,9 +50,8 @@ def view_names(con: duckdb.DuckDBPyConnection) -> list[str]:
 def view_json(con: duckdb.DuckDBPyConnection, name: str, *, limit: int) -> str:
     if name not in view_names(con):
         raise ReadError(404, f"no view named {name!r}; GET /v1/views lists them")
-    cursor = con.cursor()
     # The name is one of the database's own view names (checked above), quoted as an identifier.
-    result = cursor.execute(f'SELECT * FROM "{name}" LIMIT ?', [limit])
+    result = con.execute(f'SELECT * FROM "{name}" LIMIT ?', [limit])
     columns = [d[0] for d in result.description or ()]
     rows = result.fetchall()
     return json.dumps({"view": name, "columns": columns, "rows": rows}, default=_json_value)

@@ -1,19 +1,24 @@
 """The ``serve`` process: receivers in front, the journal, one writer behind, the spool on the side.
 
-Life cycle: open the store (this process now owns the DuckDB file), commit what the journal holds
-from a previous run, load the spool, start the writer, then the HTTP and gRPC receivers. A request
-is answered once it is in the journal (fsynced). On SIGTERM or SIGINT: stop accepting connections,
-let the requests in flight finish, write what is queued, empty the journal, close the store.
+Life cycle: open the store (this process now owns the DuckDB file, or is one writer of a
+DuckLake), commit what the journal holds from a previous run, load the spool, start the writer,
+then the HTTP and gRPC receivers. A request is answered once it is in the journal (fsynced). On
+SIGTERM or SIGINT: stop accepting connections, let the requests in flight finish, write what is
+queued, empty the journal, close the store.
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import logging
+import os
 import signal
 import ssl
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -22,8 +27,9 @@ from opentelemetry.sdk.trace import ReadableSpan
 
 from otel_llm_cost import spool
 from otel_llm_cost._catalog_update import configured_pricer
-from otel_llm_cost._store_factory import open_store
+from otel_llm_cost._store_factory import open_store, read_connection
 from otel_llm_cost.budget_monitor import monitor_for
+from otel_llm_cost.ducklake import DuckLakeStore, redacted
 from otel_llm_cost.exporter import CostExporter
 from otel_llm_cost.forwarding import SpanForwarder, exporter_from_name
 from otel_llm_cost.pricing import Pricer
@@ -42,7 +48,9 @@ logger = logging.getLogger(__name__)
 class ServeConfig:
     """Everything ``otel-llm-cost serve`` can be told (its options map one to one)."""
 
-    db_path: str = DEFAULT_DB_PATH  #: the DuckDB file this server owns
+    db_path: str = DEFAULT_DB_PATH  #: the DuckDB file this server owns (unless store_spec is given)
+    store_spec: str | None = None  #: ``ducklake:postgres:<dsn>``: write a DuckLake instead (many servers may)
+    data_path: str | None = None  #: the DuckLake's Parquet folder (needed when the lake is created)
     host: str = "127.0.0.1"  #: interface to bind; 0.0.0.0 exposes it to the network
     http_port: int | None = 4318  #: OTLP/HTTP port (the OTLP default); None: no HTTP; 0: any free port
     grpc_port: int | None = 4317  #: OTLP/gRPC port (the OTLP default); None: no gRPC; 0: any free port
@@ -53,13 +61,31 @@ class ServeConfig:
     max_queued_spans: int = 65536  #: spans waiting for the writer before requests get 429
     max_batch_spans: int = 8192  #: most spans per DuckDB transaction
     retry_after_s: int = 1  #: Retry-After sent with 429 and 503
-    journal_dir: str | None = None  #: where accepted requests wait for their commit; default: <db>.journal
+    journal_dir: str | None = None  #: where accepted requests wait for their commit; default: see journal_path()
     spool_dir: str | None = None  #: spool to load at start and every ingest_every_s; also where
     #: batches go when the database cannot be written
     ingest_every_s: float = 10.0
     forward_to: str | None = None  #: forward every received span, calls with their cost: otlp, otlp_http, ...
     grpc_workers: int = 8  #: gRPC handler threads
     pricer: Pricer | None = None  #: prices with this; default: the catalog in use + OTEL_LLM_COST_PRICES_FILE
+
+    @property
+    def store_name(self) -> str:
+        """The store in messages: the DuckDB file, or the lake's spec without its password."""
+        return redacted(self.store_spec) if self.store_spec else self.db_path
+
+    def journal_path(self) -> Path:
+        """``journal_dir``, or by default ``<db>.journal`` beside a DuckDB file. A DuckLake has no
+        file to sit beside: its journal defaults to a per-user folder named after the lake,
+        ``$XDG_STATE_HOME/otel-llm-cost/journal/<hash of the spec>`` (``~/.local/state/...``),
+        so a server restarted with the same ``--store`` finds what a crash left."""
+        if self.journal_dir:
+            return Path(self.journal_dir).expanduser()
+        if not self.store_spec:
+            return Path(f"{self.db_path}.journal")
+        state = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+        digest = hashlib.sha256(redacted(self.store_spec).encode()).hexdigest()[:16]
+        return Path(state) / "otel-llm-cost" / "journal" / f"lake-{digest}"
 
 
 class Server:
@@ -86,9 +112,9 @@ class Server:
     def start(self) -> None:
         config = self.config
         tls = _tls_context(config)
-        self._store = store = open_store(config.db_path)
+        self._store = store = open_store(config.store_spec or config.db_path, data_path=config.data_path)
         try:
-            self.journal = Journal(config.journal_dir or f"{config.db_path}.journal")
+            self.journal = Journal(config.journal_path())
             forwarder = None
             if config.forward_to is not None:
                 target = exporter_from_name(config.forward_to)
@@ -115,6 +141,8 @@ class Server:
                 idle_every_s=config.ingest_every_s,
             )
         except BaseException:
+            if hasattr(self, "journal"):
+                self.journal.close()  # and its lock: this process may start a server again
             store.close()
             raise
         try:
@@ -161,8 +189,14 @@ class Server:
     def metrics_text(self) -> str:
         return prometheus_text(self.counters, self.pipeline.queued_spans)
 
-    def store_connection(self) -> duckdb.DuckDBPyConnection:
-        return self._store.con
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A connection of its own for one read request (the views answer on it), closed after."""
+        con = read_connection(self._store)
+        try:
+            yield con
+        finally:
+            con.close()
 
     def stop(self, grace_s: float = 30.0) -> None:
         """Stop accepting, finish the requests in flight, write the queue, close the store."""
@@ -239,7 +273,8 @@ class Server:
 
     def _ingest_spool(self) -> spool.IngestResult:
         assert self.config.spool_dir
-        result = spool.ingest_spool(self._store.con, self.config.spool_dir)
+        store = self._store
+        result = spool.ingest_spool(store if isinstance(store, DuckLakeStore) else store.con, self.config.spool_dir)
         if result.batches or result.failed:
             logger.info("spool %s: %d batches loaded, %d new calls, %d failed", self.config.spool_dir,
                         result.batches, result.calls_inserted, len(result.failed))  # fmt: skip
