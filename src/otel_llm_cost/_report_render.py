@@ -155,8 +155,8 @@ def _conversion_rows(t: Totals, currency: str | None) -> list[tuple[str, str]]:
         return []
     c = t.converted
     missing = (
-        f"{_n(c.unconverted_calls)} priced calls, {format_usd(c.unconverted_cost_usd)}, are on days before the "
-        f"first {currency} rate: shown in USD, not converted"
+        f"{_n(c.unconverted_calls)} priced call{'s' if c.unconverted_calls != 1 else ''}, "
+        f"{format_usd(c.unconverted_cost_usd)}, on days before the first {currency} rate: shown in USD, not converted"
         if c.unconverted_calls
         else f"none: every priced call's day has a {currency} rate"
     )

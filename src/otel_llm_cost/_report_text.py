@@ -109,7 +109,8 @@ def _headline(t: Totals, period: str, currency: str | None = None) -> str:
     if currency and t.converted and t.converted.unconverted_calls:
         c = t.converted
         parts.append(
-            f"{c.unconverted_calls:,} priced calls ({format_usd(c.unconverted_cost_usd)}) before the first "
+            f"{c.unconverted_calls:,} priced call{'s' if c.unconverted_calls != 1 else ''} "
+            f"({format_usd(c.unconverted_cost_usd)}) before the first "
             f"{currency} rate, not converted"
         )
     if t.unpriced_calls:
