@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from decimal import ROUND_FLOOR, Decimal
 from typing import Any, Final
 
@@ -25,7 +25,7 @@ import duckdb
 
 from otel_llm_cost import currency as currencies
 from otel_llm_cost._report_period import Period
-from otel_llm_cost._report_rows import Converted, DayCost, MonthToDate, Report
+from otel_llm_cost._report_rows import Converted, DailyCost, DayCost, MonthToDate, Report
 from otel_llm_cost.report import period_filter, query
 
 # The UTC day of a call from the instant by integer arithmetic, as the views do.
@@ -137,7 +137,7 @@ def convert_report(con: duckdb.DuckDBPyConnection, report: Report, currency: str
         currency=code,
         totals=dataclasses.replace(report.totals, converted=total),
         daily=daily_rows,
-        by_day=[_day_converted(day, daily_rows) for day in report.by_day],
+        by_day=_days_converted(report.by_day, daily_rows),
         by_model=[dataclasses.replace(m, converted=by_model.get((m.provider, m.model), none)) for m in report.by_model],
         by_service=[
             dataclasses.replace(s, converted=services.get((s.name, s.environment), none)) for s in report.by_service
@@ -151,17 +151,21 @@ def convert_report(con: duckdb.DuckDBPyConnection, report: Report, currency: str
     )
 
 
-def _day_converted(day: DayCost, daily: Sequence[Any]) -> DayCost:
-    """A day's total and provider columns, summed from its converted daily rows (all of one day and rate)."""
-    rows = [d for d in daily if d.day == day.day]
-    by_provider: dict[str, Converted] = {}
-    for row in rows:
-        provider = row.provider or "(none)"
-        by_provider[provider] = add_converted(by_provider.get(provider), row.converted)
-    total: Converted | None = None
-    for row in rows:
-        total = add_converted(total, row.converted)
-    return dataclasses.replace(day, converted=total, converted_by_provider=by_provider)
+def _days_converted(days: Sequence[DayCost], daily: Sequence[DailyCost]) -> list[DayCost]:
+    """Each day's total and provider columns, summed from its converted daily rows (one day, one rate)."""
+    rows_of: dict[date, list[DailyCost]] = {}
+    for row in daily:
+        rows_of.setdefault(row.day, []).append(row)
+    result = []
+    for day in days:
+        by_provider: dict[str, Converted] = {}
+        total = Converted(None, 0, None)
+        for row in rows_of.get(day.day, []):
+            provider = row.provider or "(none)"
+            by_provider[provider] = add_converted(by_provider.get(provider), row.converted)
+            total = add_converted(total, row.converted)
+        result.append(dataclasses.replace(day, converted=total, converted_by_provider=by_provider))
+    return result
 
 
 def add_converted(a: Converted | None, b: Converted | None) -> Converted:
