@@ -19,8 +19,9 @@ from typing import Any
 
 import duckdb
 
+from otel_llm_cost._report_currency import RATES_SQL, convert_sql
 from otel_llm_cost._report_period import Period
-from otel_llm_cost._report_render import format_usd, month_to_date_text, summary_rows
+from otel_llm_cost._report_render import format_amount, format_usd, month_to_date_text, summary_rows
 from otel_llm_cost._report_rows import Report
 from otel_llm_cost.report import query
 
@@ -49,24 +50,38 @@ class CacheSavings:
     net_savings_usd: Decimal | None
 
 
-def cache_savings(con: duckdb.DuckDBPyConnection, window: Period) -> list[CacheSavings]:
-    """Savings per provider and model over the UTC days that ``window`` touches, largest first."""
-    conditions, params = ["true"], []
+def cache_savings(con: duckdb.DuckDBPyConnection, window: Period, currency: str | None = None) -> list[CacheSavings]:
+    """Savings per provider and model over the UTC days that ``window`` touches, largest first.
+
+    With ``currency``, the amounts are in it: each day's at that day's rate. Days before the
+    currency's first rate are left out of the chart (the page's totals count them).
+    """
+    day = "day" if currency is None else "s.day"
+    conditions: list[str] = ["true"]
+    params: list[Any] = []
     if window.since is not None:
-        conditions.append("day >= ?")
+        conditions.append(f"{day} >= ?")
         params.append(window.since.date())
     if window.until is not None:
-        conditions.append("day <= ?")
+        conditions.append(f"{day} <= ?")
         params.append((window.until - timedelta(microseconds=1)).date())  # until is exclusive
+    amounts = ("cache_read_savings_usd", "cache_write_premium_usd", "net_savings_usd")
+    if currency is None:
+        source, money = "llm_cache_savings", [f"sum({a})" for a in amounts]
+    else:
+        # One row per day and model: each converts at its day's rate (ASOF: the latest on or before it).
+        source = f"llm_cache_savings s ASOF JOIN {RATES_SQL} r ON s.day >= r.day"
+        money = [f"sum({convert_sql('s.' + a, 'r.units_per_usd')})" for a in amounts]
+        params = [currency, *params]
     rows = query(
         con,
         f"""
         SELECT provider, model, sum(calls), sum(unpriced_calls), coalesce(sum(cache_read_tokens), 0),
-               sum(cache_read_savings_usd), sum(cache_write_premium_usd), sum(net_savings_usd)
-        FROM llm_cache_savings
+               {", ".join(money)}
+        FROM {source}
         WHERE {" AND ".join(conditions)}
         GROUP BY ALL
-        ORDER BY sum(net_savings_usd) DESC NULLS LAST, provider NULLS LAST, model NULLS LAST
+        ORDER BY 8 DESC NULLS LAST, provider NULLS LAST, model NULLS LAST
         """,
         params,
     )
@@ -89,7 +104,7 @@ def render_html(report: Report, savings: list[CacheSavings], *, generated_at: da
     figures = {
         "cost-over-time": _cost_over_time(report),
         "top-users": _top_users(report),
-        "cache-savings": _cache_savings(savings),
+        "cache-savings": _cache_savings(savings, report.currency),
         "tokens-by-kind": _tokens_by_kind(report),
         "unpriced-share": _unpriced_share(report),
     }
@@ -99,7 +114,11 @@ def render_html(report: Report, savings: list[CacheSavings], *, generated_at: da
         + "</section>"
         for chart_id, figure in figures.items()
     )
-    rows = [*summary_rows(report.totals, report.period), ("Month to date", month_to_date_text(report.month_to_date))]
+    cur = report.currency
+    rows = [
+        *summary_rows(report.totals, report.period, cur),
+        ("Month to date", month_to_date_text(report.month_to_date, cur)),
+    ]
     summary = "\n".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in rows)
     title = f"LLM cost: {report.db_path}"
     return _PAGE.format(
@@ -117,6 +136,15 @@ def _figure(traces: list[dict[str, Any]], title: str, **layout: Any) -> dict[str
     return {"data": traces, "layout": {"title": {"text": title}, "margin": {"t": 60}, **layout}}
 
 
+def _axis(currency: str | None) -> dict[str, Any]:
+    """Plotly axis settings for money: dollars, or the currency's code."""
+    return {"tickprefix": "$"} if currency is None else {"ticksuffix": f" {currency}"}
+
+
+def _hover(currency: str | None) -> str:
+    return "%{y:$.4f}" if currency is None else f"%{{y:.4f}} {currency}"
+
+
 def _cost_over_time(report: Report) -> dict[str, Any]:
     # Model totals over the window pick which models get a series of their own.
     totals: dict[str, Decimal] = {}
@@ -124,42 +152,46 @@ def _cost_over_time(report: Report) -> dict[str, Any]:
         totals[row.model or "(none)"] = totals.get(row.model or "(none)", Decimal(0)) + (row.cost_usd or 0)
     kept = sorted(totals, key=lambda m: totals[m], reverse=True)[:_MAX_SERIES]
     series: dict[str, dict[str, float]] = {}
+    cur = report.currency
     for row in report.daily:
-        if row.cost_usd is None:
-            continue  # unknown cost is not $0: it has its own chart
+        cost = row.cost_usd if cur is None else row.converted.cost if row.converted else None
+        if cost is None:
+            continue  # unknown cost is not $0 (unpriced calls have their own chart, unconverted the totals)
         model = row.model or "(none)"
         name = model if model in kept else "other models"
         by_day = series.setdefault(name, {})
         day = row.day.isoformat()
-        by_day[day] = by_day.get(day, 0.0) + float(row.cost_usd)
+        by_day[day] = by_day.get(day, 0.0) + float(cost)
     days = {row.day for row in report.daily}
     traces = [
-        {"type": "bar", "name": name, "x": list(points), "y": list(points.values()), "hovertemplate": "%{y:$.4f}"}
+        {"type": "bar", "name": name, "x": list(points), "y": list(points.values()), "hovertemplate": _hover(cur)}
         for name, points in series.items()
     ]
     return _figure(
         traces,
         f"Cost per day by model, {report.window.label()}",
         barmode="stack",
-        yaxis={"title": {"text": "USD"}, "tickprefix": "$"},
+        yaxis={"title": {"text": cur or "USD"}, **_axis(cur)},
         # One tick per day while they fit; Plotly picks for longer windows.
         xaxis={"type": "date", "tickformat": "%b %-d", **({"dtick": _DAY_MS} if len(days) <= 31 else {})},
     )
 
 
 def _top_users(report: Report) -> dict[str, Any]:
-    users = [u for u in report.top_users if u.cost_usd is not None][::-1]  # largest on top
+    cur = report.currency
+    costs = [(u, u.cost_usd if cur is None else u.converted.cost if u.converted else None) for u in report.top_users]
+    users = [(u, cost) for u, cost in costs if cost is not None][::-1]  # largest on top
     trace = {
         "type": "bar",
         "orientation": "h",
-        "x": [float(u.cost_usd or 0) for u in users],
-        "y": [u.name or "" for u in users],
-        "hovertemplate": "%{y}: %{x:$.4f}<extra></extra>",
+        "x": [float(cost) for _, cost in users],
+        "y": [u.name or "" for u, _ in users],
+        "hovertemplate": "%{y}: " + _hover(cur).replace("%{y", "%{x") + "<extra></extra>",
     }
-    return _figure([trace], f"Top {len(users)} users by cost", xaxis={"tickprefix": "$"}, yaxis={"type": "category"})
+    return _figure([trace], f"Top {len(users)} users by cost", xaxis=_axis(cur), yaxis={"type": "category"})
 
 
-def _cache_savings(savings: list[CacheSavings]) -> dict[str, Any]:
+def _cache_savings(savings: list[CacheSavings], currency: str | None = None) -> dict[str, Any]:
     priced = [s for s in savings if s.net_savings_usd is not None][:_MAX_SERIES]
     names = [s.model or "(none)" for s in priced]
     traces = [
@@ -169,9 +201,8 @@ def _cache_savings(savings: list[CacheSavings]) -> dict[str, Any]:
          "y": [-float(s.cache_write_premium_usd or 0) for s in priced]},
     ]  # fmt: skip
     net = sum((s.net_savings_usd or Decimal(0) for s in priced), Decimal(0))
-    return _figure(
-        traces, f"Prompt caching saved {format_usd(net)} (net)", barmode="relative", yaxis={"tickprefix": "$"}
-    )
+    saved = format_usd(net) if currency is None else format_amount(net, currency)
+    return _figure(traces, f"Prompt caching saved {saved} (net)", barmode="relative", yaxis=_axis(currency))
 
 
 def _tokens_by_kind(report: Report) -> dict[str, Any]:

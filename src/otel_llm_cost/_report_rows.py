@@ -14,6 +14,19 @@ from otel_llm_cost._report_period import Period
 
 
 @dataclass(frozen=True)
+class Converted:
+    """A USD cost shown in the report's display currency (``report --currency``), converted per UTC day.
+
+    Each day's USD sum is converted at that day's rate, or the latest earlier one; the days before
+    the currency's first rate cannot be converted and are counted here instead, never guessed.
+    """
+
+    cost: Decimal | None  #: the convertible part in the display currency; None when nothing converts
+    unconverted_calls: int  #: priced calls on days before the currency's first rate
+    unconverted_cost_usd: Decimal | None  #: their USD cost, left out of ``cost``
+
+
+@dataclass(frozen=True)
 class Totals:
     """Every call of the period, duplicates excluded (and counted apart)."""
 
@@ -31,6 +44,7 @@ class Totals:
     first_call_at: datetime | None
     last_call_at: datetime | None
     price_versions: list[str]  #: catalog versions the costs were computed with
+    converted: Converted | None = None  #: cost_usd in the display currency; None in a USD report
 
 
 @dataclass(frozen=True)
@@ -47,6 +61,7 @@ class DailyCost:
     cache_write_tokens: int
     output_tokens: int
     cost_usd: Decimal | None
+    converted: Converted | None = None  #: cost_usd in the display currency; None in a USD report
 
 
 @dataclass(frozen=True)
@@ -58,6 +73,8 @@ class DayCost:
     unpriced_calls: int
     cost_usd: Decimal | None
     cost_by_provider: dict[str, Decimal | None]
+    converted: Converted | None = None  #: cost_usd in the display currency; None in a USD report
+    converted_by_provider: dict[str, Converted] | None = None  #: cost_by_provider so; None in a USD report
 
 
 @dataclass(frozen=True)
@@ -73,6 +90,7 @@ class ModelCost:
     cache_write_tokens: int
     output_tokens: int
     cost_usd: Decimal | None
+    converted: Converted | None = None  #: cost_usd in the display currency; None in a USD report
 
 
 @dataclass(frozen=True)
@@ -87,6 +105,7 @@ class GroupCost:
     input_tokens: int
     output_tokens: int
     cost_usd: Decimal | None
+    converted: Converted | None = None  #: cost_usd in the display currency; None in a USD report
 
 
 @dataclass(frozen=True)
@@ -103,6 +122,7 @@ class ConversationCost:
     models: list[str]
     first_call_at: datetime
     last_call_at: datetime
+    converted: Converted | None = None  #: cost_usd in the display currency; None in a USD report
 
 
 @dataclass(frozen=True)
@@ -132,6 +152,10 @@ class MonthToDate:
     previous_month_cost_usd: Decimal | None
     days_elapsed: float
     days_in_month: int
+    # In the display currency (report --currency), each day at its own rate; None in a USD report.
+    converted: Converted | None = None
+    converted_projected: Decimal | None = None
+    converted_previous_month: Converted | None = None
 
 
 @dataclass(frozen=True)
@@ -150,3 +174,4 @@ class Report:
     top_conversations: list[ConversationCost]
     unpriced: list[UnpricedGroup]
     month_to_date: MonthToDate
+    currency: str | None = None  #: the display currency of every ``converted``; None: USD only

@@ -15,7 +15,15 @@ from collections.abc import Sequence
 from decimal import Decimal
 
 from otel_llm_cost._report_groups import GROUP_KEYS, GroupedReport, GroupRow
-from otel_llm_cost._report_render import decimal_text, format_usd, group_label, month_to_date_text, totals_row
+from otel_llm_cost._report_render import (
+    cost_title,
+    decimal_text,
+    format_cost,
+    format_usd,
+    group_label,
+    month_to_date_text,
+    totals_row,
+)
 from otel_llm_cost._report_rows import Report, Totals, UnpricedGroup
 
 _COUNT_FIELDS = (
@@ -30,14 +38,25 @@ def grouped_to_csv(report: GroupedReport) -> str:
     detail = [spec.detail_title.lower()] if spec.detail_title else []
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["row", report.by, *detail, *_COUNT_FIELDS, "cost_usd"])
+    # In a currency: cost_usd, then the converted cost and what could not be converted.
+    cur = report.currency
+    money = ["cost_usd", *([f"cost_{cur.lower()}", "unconverted_calls", "unconverted_cost_usd"] if cur else [])]
+    writer.writerow(["row", report.by, *detail, *_COUNT_FIELDS, *money])
     lines: list[tuple[str, str | None, GroupRow]] = [("group", row.key, row) for row in report.rows]
     if report.rest is not None:
         lines.append(("rest", f"{report.rest_groups} more", report.rest))
     lines.append(("total", None, totals_row(report.totals)))
     for kind, key, row in lines:
         counts = [getattr(row, name) for name in _COUNT_FIELDS]
-        writer.writerow([kind, key or "", *([row.detail or ""] if detail else []), *counts, _csv_money(row.cost_usd)])
+        amounts = [_csv_money(row.cost_usd)]
+        if cur:
+            c = row.converted
+            amounts += (
+                [_csv_money(c.cost), str(c.unconverted_calls), _csv_money(c.unconverted_cost_usd)]
+                if c
+                else ["", "", ""]
+            )
+        writer.writerow([kind, key or "", *([row.detail or ""] if detail else []), *counts, *amounts])
     return out.getvalue()
 
 
@@ -45,13 +64,15 @@ def grouped_to_markdown(report: GroupedReport) -> str:
     """``report --by X --format markdown``: the cost section for a pull request or a CI job summary."""
     spec = GROUP_KEYS[report.by]
     detail = [spec.detail_title] if spec.detail_title else []
-    table = [[spec.title, *detail, "Calls", "Unpriced", "Input", "Output", "Cost"]]
+    cur = report.currency
+    table = [[spec.title, *detail, "Calls", "Unpriced", "Input", "Output", cost_title(cur)]]
     for row in report.rows:
-        table.append([group_label(report, row), *([row.detail or ""] if detail else []), *_cells(row)])
+        table.append([group_label(report, row), *([row.detail or ""] if detail else []), *_cells(row, cur)])
     if report.rest is not None:
-        table.append([f"({report.rest_groups:,} more)", *([""] if detail else []), *_cells(report.rest)])
-    table.append(["**Total**", *([""] if detail else []), *(f"**{c}**" for c in _cells(totals_row(report.totals)))])
-    lines = [f"### LLM cost by {report.by}", "", _headline(report.totals, report.period.label()), ""]
+        table.append([f"({report.rest_groups:,} more)", *([""] if detail else []), *_cells(report.rest, cur)])
+    total = _cells(totals_row(report.totals), cur)
+    table.append(["**Total**", *([""] if detail else []), *(f"**{c}**" for c in total)])
+    lines = [f"### LLM cost by {report.by}", "", _headline(report.totals, report.period.label(), cur), ""]
     lines += _markdown_table(table, numeric_from=1 + len(detail)) if report.rows else ["No calls in this period."]
     return "\n".join(lines + _unpriced_details(report.unpriced)) + "\n"
 
@@ -61,29 +82,37 @@ def report_to_markdown(report: Report) -> str:
     lines = [
         "### LLM cost",
         "",
-        _headline(report.totals, report.period.label()),
+        _headline(report.totals, report.period.label(), report.currency),
         "",
-        f"Month to date: {month_to_date_text(report.month_to_date)}.",
+        f"Month to date: {month_to_date_text(report.month_to_date, report.currency)}.",
         "",
         f"#### Cost by model, {report.window.label()}",
         "",
     ]
-    models = [["Provider", "Model", "Calls", "Unpriced", "Input", "Output", "Cost"]]
+    cur = report.currency
+    models = [["Provider", "Model", "Calls", "Unpriced", "Input", "Output", cost_title(cur)]]
     for m in report.by_model:
         models.append([m.provider or "(none)", m.model or "(none)", f"{m.calls:,}", f"{m.unpriced_calls:,}",
-                       f"{m.input_tokens:,}", f"{m.output_tokens:,}", format_usd(m.cost_usd)])  # fmt: skip
+                       f"{m.input_tokens:,}", f"{m.output_tokens:,}", format_cost(m, cur)])  # fmt: skip
     lines += _markdown_table(models, numeric_from=2) if report.by_model else ["No calls in this window."]
     if report.top_users:
-        users = [["User", "Calls", "Unpriced", "Input", "Output", "Cost"]]
+        users = [["User", "Calls", "Unpriced", "Input", "Output", cost_title(cur)]]
         for u in report.top_users:
             users.append([u.name or "", f"{u.calls:,}", f"{u.unpriced_calls:,}", f"{u.input_tokens:,}",
-                          f"{u.output_tokens:,}", format_usd(u.cost_usd)])  # fmt: skip
+                          f"{u.output_tokens:,}", format_cost(u, cur)])  # fmt: skip
         lines += ["", f"#### Top {len(report.top_users)} users", "", *_markdown_table(users, numeric_from=1)]
     return "\n".join(lines + _unpriced_details(report.unpriced)) + "\n"
 
 
-def _headline(t: Totals, period: str) -> str:
-    parts = [f"**{format_usd(t.cost_usd)}** over {t.calls:,} calls ({period})"]
+def _headline(t: Totals, period: str, currency: str | None = None) -> str:
+    parts = [f"**{format_cost(t, currency)}** over {t.calls:,} calls ({period})"]
+    if currency and t.converted and t.converted.unconverted_calls:
+        c = t.converted
+        parts.append(
+            f"{c.unconverted_calls:,} priced call{'s' if c.unconverted_calls != 1 else ''} "
+            f"({format_usd(c.unconverted_cost_usd)}) before the first "
+            f"{currency} rate, not converted"
+        )
     if t.unpriced_calls:
         plural = "s" if t.unpriced_calls != 1 else ""
         parts.append(f"{t.unpriced_calls:,} unpriced call{plural} (cost unknown, not $0)")
@@ -112,9 +141,9 @@ def _markdown_table(rows: Sequence[Sequence[str]], numeric_from: int) -> list[st
     return ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in (header, align, *body)]
 
 
-def _cells(row: GroupRow) -> list[str]:
+def _cells(row: GroupRow, currency: str | None) -> list[str]:
     return [f"{row.calls:,}", f"{row.unpriced_calls:,}", f"{row.input_tokens:,}", f"{row.output_tokens:,}",
-            format_usd(row.cost_usd)]  # fmt: skip
+            format_cost(row, currency)]  # fmt: skip
 
 
 def _csv_money(value: Decimal | None) -> str:

@@ -110,6 +110,7 @@ def build_report(
     today: date | None = None,
     period: Period | None = None,
     now: datetime | None = None,
+    currency: str | None = None,
 ) -> Report:
     """Run every query of the overview.
 
@@ -121,13 +122,18 @@ def build_report(
         today: the last day of the daily window; the current UTC date by default.
         period: the calls to report on; all of them by default (the daily tables then show ``days``).
         now: the clock for month to date; the current time by default.
+        currency: also show every cost in this currency (an ISO code whose rates are loaded),
+            converted per UTC day; USD only by default.
+
+    Raises:
+        currency.UnknownCurrency: no rate of ``currency`` is loaded.
     """
     now = now or datetime.now(timezone.utc)
     today = today or now.date()
     scope = period or Period()
     window = scope if not scope.is_open else day_window(days, today=today)
     daily = daily_cost(con, window)
-    return Report(
+    report = Report(
         db_path=database_path(con),
         period=scope,
         window=window,
@@ -141,6 +147,12 @@ def build_report(
         unpriced=unpriced_calls(con, scope),
         month_to_date=month_to_date(con, now=now),
     )
+    if currency is None:
+        return report
+    # Imported here: the conversion builds on this module's query() and period_filter().
+    from otel_llm_cost._report_currency import convert_report
+
+    return convert_report(con, report, currency, now=now)
 
 
 def totals(con: duckdb.DuckDBPyConnection, period: Period | None = None) -> Totals:

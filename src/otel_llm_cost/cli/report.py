@@ -13,6 +13,7 @@ from typing import cast
 import click
 import duckdb
 
+from otel_llm_cost import currency as currencies
 from otel_llm_cost import report as reporting
 from otel_llm_cost._report_groups import GROUP_KEYS, build_grouped
 from otel_llm_cost._report_period import Period, PeriodError, parse_period
@@ -73,6 +74,13 @@ FORMATS = ("table", "json", "csv", "markdown")
     type=click.Path(dir_okay=False, writable=True),
     help="Write a self-contained HTML page with charts (works offline) to this file instead of printing.",
 )
+@click.option(
+    "--currency",
+    metavar="CODE",
+    help="Show every cost in this currency (EUR, GBP, ...), each day's at that day's rate from "
+    "`otel-llm-cost rates load` (or the latest earlier one). Calls before the first rate are counted and "
+    "shown in USD, never converted at a guess. Costs are stored in USD, the default.",
+)
 @query_log_option
 @store_options()
 def report(
@@ -84,6 +92,7 @@ def report(
     output_format: str,
     days: int,
     html_path: str | None,
+    currency: str | None,
     query_log: bool | None,
     store_spec: str | None,
     data_path: str | None,
@@ -101,6 +110,7 @@ def report(
       otel-llm-cost report --since 24h --by day --format csv > cost.csv
       otel-llm-cost report --since 1d --format markdown >> "$GITHUB_STEP_SUMMARY"
       otel-llm-cost report --since 30d --html cost.html     # charts, one file, no network
+      otel-llm-cost report --since 30d --by model --currency EUR   # each day at its EUR rate
     """
     now = datetime.now(timezone.utc)
     lake = (store_spec, data_path) if store_spec else None
@@ -108,8 +118,14 @@ def report(
         period = parse_period(since, until, now=now)
     except PeriodError as exc:
         raise click.ClickException(str(exc)) from exc
+    code = currency.strip().upper() if currency else None
+    if code == currencies.USD:
+        code = None  # costs are stored in USD: nothing to convert
     if html_path:
-        write_html(db_path, html_path, period=period, days=days, top=top, now=now, query_log=query_log, lake=lake)
+        write_html(
+            db_path, html_path, period=period, days=days, top=top, now=now, query_log=query_log, lake=lake,
+            currency=code,
+        )  # fmt: skip
         return
     if output_format == "csv" and by is None:
         by = "day"
@@ -123,10 +139,11 @@ def report(
             now=now,
             query_log=query_log,
             lake=lake,
+            currency=code,
         )
         return
-    with _open(db_path, query_log, lake) as (con, _):
-        data = build_grouped(con, by, top=top, period=period)
+    with _open(db_path, query_log, lake) as (con, _), _currency_errors():
+        data = build_grouped(con, by, top=top, period=period, currency=code)
     if output_format == "json":
         click.echo(report_to_json(data))
     elif output_format == "csv":
@@ -147,10 +164,11 @@ def print_report(
     now: datetime | None = None,
     query_log: bool | None = None,
     lake: tuple[str, str | None] | None = None,
+    currency: str | None = None,
 ) -> None:
     """The overview (no ``--by``) in ``output_format``: table, json or markdown."""
-    with _open(db_path, query_log, lake) as (con, name):
-        data = reporting.build_report(con, days=days, top=top, period=period, now=now)
+    with _open(db_path, query_log, lake) as (con, name), _currency_errors():
+        data = reporting.build_report(con, days=days, top=top, period=period, now=now, currency=currency)
         if lake is not None:  # the lake's DSN without its password, not DuckDB's attach path
             data = dataclasses.replace(data, db_path=name)
     if output_format == "json":
@@ -171,16 +189,17 @@ def write_html(
     now: datetime,
     query_log: bool | None = None,
     lake: tuple[str, str | None] | None = None,
+    currency: str | None = None,
 ) -> None:
     """Write the HTML page; say where, and how big, on one line."""
     # Imported here: the HTML module needs plotly, an optional dependency the other formats do not.
     from otel_llm_cost._report_html import CHART_IDS, HtmlUnavailable, cache_savings, render_html
 
-    with _open(db_path, query_log, lake) as (con, name):
-        data = reporting.build_report(con, days=days, top=top, period=period, now=now)
+    with _open(db_path, query_log, lake) as (con, name), _currency_errors():
+        data = reporting.build_report(con, days=days, top=top, period=period, now=now, currency=currency)
         if lake is not None:  # the lake's DSN without its password, not DuckDB's attach path
             data = dataclasses.replace(data, db_path=name)
-        savings = cache_savings(con, data.window)
+        savings = cache_savings(con, data.window, data.currency)
     try:
         page = render_html(data, savings, generated_at=now)
     except HtmlUnavailable as exc:
@@ -194,6 +213,15 @@ def write_html(
         f"Wrote {html_path} ({target.stat().st_size / 1e6:.1f} MB, {len(CHART_IDS)} charts, "
         f"{data.totals.calls:,} calls, {data.window.label()}); it needs no network to open."
     )
+
+
+@contextlib.contextmanager
+def _currency_errors() -> Iterator[None]:
+    """A currency without rates is a one-line click error naming ``otel-llm-cost rates load``."""
+    try:
+        yield
+    except currencies.UnknownCurrency as exc:
+        raise click.ClickException(str(exc.args[0])) from exc
 
 
 @contextlib.contextmanager
