@@ -23,7 +23,7 @@ lint: $(STAMP)
 test: lint
 	$(BIN)/pytest -q -n 2  # both cores (pytest-xdist); each test is independent of the others
 
-# ~2 minutes on 2 cores; writes docs/benchmarks.md. The views over 10M calls are opt-in (~3 more
+# ~2.5 minutes on 2 cores; writes docs/benchmarks.md. The views over 10M calls are opt-in (~3 more
 # minutes): $(BIN)/python benchmarks/run.py --views-10m --docs docs/benchmarks.md
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py --docs docs/benchmarks.md

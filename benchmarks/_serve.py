@@ -1,4 +1,4 @@
-"""``otel-llm-cost serve`` under load, under ``kill -9``, and its throughput (figure 6, opt-in).
+"""``otel-llm-cost serve`` under load, under ``kill -9``, and its throughput (figure 7, opt-in).
 
 Three measurements, each against a real server process on 127.0.0.1:
 
@@ -342,7 +342,7 @@ def checks(figure: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def render(figure: dict[str, Any]) -> str:
-    lines = ["6. serve (OTLP/HTTP, protobuf, 127.0.0.1)"]
+    lines = ["7. serve (OTLP/HTTP, protobuf, 127.0.0.1)"]
     for key in ("load", "kill9"):
         f = figure[key]
         lines.append(

@@ -10,6 +10,8 @@ in interleaved rounds, reported as the median over rounds (see benchmarks/README
 5. Views: each ``sql/views`` view over 1M generated calls (10M with ``--views-10m``) vs one
    aggregate scan of ``llm_calls``.
 6. ``check_budget()``, the in-memory pre-call budget check, vs one dict lookup.
+7. ``otel-llm-cost serve`` under load and ``kill -9``, and its throughput vs a discarding receiver
+   (opt-in: ``--serve`` / ``--serve-only``).
 
 Results are printed as a table and written to ``benchmarks/results/latest.json``; ``--docs`` also
 writes the table, with the machine's description, as Markdown (``make bench``: docs/benchmarks.md). The exit status
@@ -463,9 +465,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--docs", type=Path, help="also write the table, with the machine, as Markdown here")
     parser.add_argument(
-        "--serve", action="store_true", help="also figure 6: otel-llm-cost serve under load, kill -9, throughput"
+        "--serve", action="store_true", help="also figure 7: otel-llm-cost serve under load, kill -9, throughput"
     )
-    parser.add_argument("--serve-only", action="store_true", help="figure 6 only")
+    parser.add_argument("--serve-only", action="store_true", help="figure 7 only")
     args = parser.parse_args(argv)
 
     _clean_environment()
