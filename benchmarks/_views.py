@@ -195,7 +195,11 @@ def _top_sql(store: DuckDBStore, view: str) -> str | None:
     row = store.con.execute(
         "SELECT count(*) FROM duckdb_columns() WHERE table_name = ? AND column_name = 'cost_usd'", [view]
     ).fetchone()
-    return f"SELECT * FROM {view} ORDER BY cost_usd DESC NULLS LAST LIMIT 100" if row and row[0] else None
+    if not row or not row[0]:
+        return None
+    if view == "llm_top_calls":  # ordered by cost already: LIMIT alone is its top-N (a second ORDER BY sorts it all)
+        return f"SELECT * FROM {view} LIMIT 100"
+    return f"SELECT * FROM {view} ORDER BY cost_usd DESC NULLS LAST LIMIT 100"
 
 
 def run_size(rows: int, rounds: int, db_dir: Path) -> dict[str, Any]:

@@ -1,6 +1,7 @@
 -- Priced calls, most expensive first: SELECT * FROM llm_top_calls LIMIT 20 reads only the top 20
--- (DuckDB keeps a top-N heap instead of sorting every call). Duplicates are left out; unpriced
--- calls are in llm_unpriced_calls, since their cost is unknown, not low.
+-- (DuckDB keeps a top-N heap instead of sorting every call). Use LIMIT alone: an ORDER BY of your
+-- own on top of this one sorts every call first (0.09 s vs 0.6 s over 1M calls). Duplicates are
+-- left out; unpriced calls are in llm_unpriced_calls, since their cost is unknown, not low.
 CREATE OR REPLACE VIEW llm_top_calls AS
 SELECT
     start_time,
