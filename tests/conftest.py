@@ -119,3 +119,25 @@ def lock_held_by_another_process(path: str) -> Iterator[subprocess.Popen[str]]:
         for stream in (holder.stdin, holder.stdout):
             if stream is not None:
                 stream.close()
+
+
+# Every view the packaged schema defines, by name (tests/test_migrations.py, test_store.py, test_views.py).
+VIEWS = [
+    "budget_status",
+    "llm_aliased_providers",
+    "llm_cache_savings",
+    "llm_cost_by_agent_run",
+    "llm_cost_by_conversation",
+    "llm_cost_by_service",
+    "llm_cost_by_test",
+    "llm_cost_by_trace",
+    "llm_cost_by_user",
+    "llm_daily_cost",
+    "llm_error_cost",
+    "llm_latency_by_model",
+    "llm_month_to_date",
+    "llm_top_calls",
+    "llm_unpriced_by_model",
+    "llm_unpriced_calls",
+    "model_prices_current",
+]

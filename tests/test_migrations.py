@@ -13,6 +13,7 @@ from typing import Any
 
 import duckdb
 import pytest
+from conftest import VIEWS
 
 from otel_llm_cost.migrations import (
     MIGRATIONS_TABLE,
@@ -37,25 +38,6 @@ NAMES = [
     "0009_reprice_and_currencies",
     "0010_query_log",
     "0011_budgets",
-]
-VIEWS = [
-    "budget_status",
-    "llm_aliased_providers",
-    "llm_cache_savings",
-    "llm_cost_by_agent_run",
-    "llm_cost_by_conversation",
-    "llm_cost_by_service",
-    "llm_cost_by_test",
-    "llm_cost_by_trace",
-    "llm_cost_by_user",
-    "llm_daily_cost",
-    "llm_error_cost",
-    "llm_latency_by_model",
-    "llm_month_to_date",
-    "llm_top_calls",
-    "llm_unpriced_by_model",
-    "llm_unpriced_calls",
-    "model_prices_current",
 ]
 # Views that need a newer migration than 0001: the first migration number they can be created at.
 VIEW_NEEDS = {"llm_top_calls": 2, "llm_cost_by_agent_run": 4, "llm_cost_by_trace": 4, "llm_cost_by_test": 5,

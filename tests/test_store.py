@@ -16,7 +16,7 @@ from typing import Any
 
 import duckdb
 import pytest
-from conftest import lock_held_by_another_process
+from conftest import VIEWS, lock_held_by_another_process
 
 from otel_llm_cost.conventions import CallRecord
 from otel_llm_cost.migrations import MIGRATIONS_TABLE, applied, load_migrations
@@ -25,25 +25,6 @@ from otel_llm_cost.store import DuckDBStore, StoreUnavailable
 
 T0_NS = 1_740_823_200_000_000_000  # 2025-03-01 10:00:00 UTC
 T0 = dt.datetime(2025, 3, 1, 10, 0, tzinfo=dt.timezone.utc)
-VIEWS = [
-    "budget_status",
-    "llm_aliased_providers",
-    "llm_cache_savings",
-    "llm_cost_by_agent_run",
-    "llm_cost_by_conversation",
-    "llm_cost_by_service",
-    "llm_cost_by_test",
-    "llm_cost_by_trace",
-    "llm_cost_by_user",
-    "llm_daily_cost",
-    "llm_error_cost",
-    "llm_latency_by_model",
-    "llm_month_to_date",
-    "llm_top_calls",
-    "llm_unpriced_by_model",
-    "llm_unpriced_calls",
-    "model_prices_current",
-]
 
 
 def record(span_id: str = "b7ad6b7169203331", **overrides: Any) -> CallRecord:

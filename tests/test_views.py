@@ -15,6 +15,7 @@ from typing import Any
 
 import duckdb
 import pytest
+from conftest import VIEWS
 
 from otel_llm_cost._providers import PROVIDER_ALIASES, catalog_provider_id
 from otel_llm_cost.store import DuckDBStore
@@ -22,12 +23,6 @@ from otel_llm_cost.store import DuckDBStore
 UTC = dt.timezone.utc
 T1, T2, T3 = "1" * 32, "2" * 32, "3" * 32
 S = dt.timedelta(seconds=1)
-VIEWS = [
-    "budget_status", "llm_aliased_providers", "llm_cache_savings", "llm_cost_by_agent_run", "llm_cost_by_conversation",
-    "llm_cost_by_service", "llm_cost_by_test", "llm_cost_by_trace", "llm_cost_by_user", "llm_daily_cost",
-    "llm_error_cost", "llm_latency_by_model", "llm_month_to_date", "llm_top_calls", "llm_unpriced_by_model",
-    "llm_unpriced_calls", "model_prices_current",
-]  # fmt: skip
 
 
 def at(day: int, hour: int, minute: int = 0) -> dt.datetime:
