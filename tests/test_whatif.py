@@ -6,7 +6,7 @@ import datetime as dt
 import json
 import re
 from collections.abc import Iterator
-from decimal import Decimal
+from decimal import Context, Decimal, localcontext
 from pathlib import Path
 from typing import Any
 
@@ -161,6 +161,27 @@ def test_the_currency_macro_converts_daily_costs(store: DuckDBStore) -> None:
         (DAY1.date(), "gpt-4o", d("0.0035"), "EUR", None, None, None),  # before the first rate: no guess
         (DAY2.date(), "gpt-4o", d("0.007375"), "EUR", dt.date(2025, 3, 5), d("0.95"), d("0.00700625")),
     ]
+
+
+def test_the_currency_macro_is_exact_to_18_places_and_large_amounts_fit() -> None:
+    with DuckDBStore(":memory:") as s:
+        store_rates(s.con, rates(("IDR", "2025-03-01", "16543.2109876543")))
+        for span, cost in (("p1", "0.000370370367037037"), ("p2", "987654.123456789012345678")):
+            s.con.execute(
+                "INSERT INTO llm_calls (trace_id, span_id, start_time, end_time, provider, request_model,"
+                " pricing_status, cost_usd) VALUES (?, ?, ?, ?, 'openai', ?, 'priced', ?)",
+                ["c" * 32, span, DAY2, DAY2, f"model-{span}", d(cost)],
+            )
+        got = dict(s.con.execute("SELECT model, cost FROM llm_daily_cost_in('IDR')").fetchall())
+    rate = d("16543.2109876543")
+    # Rounded half-up at the 18th place, from the exact product (no early rounding of cost_usd).
+    with localcontext(Context(prec=60)):
+        expected = {
+            f"model-{span}": (d(cost) * rate).quantize(d("1e-18"), rounding="ROUND_HALF_UP")
+            for span, cost in (("p1", "0.000370370367037037"), ("p2", "987654.123456789012345678"))
+        }
+    assert got == expected
+    assert got["model-p2"] > d("1e10")  # past what one DECIMAL(38, 28) product could hold
 
 
 # --- the command ----------------------------------------------------------------------------------
