@@ -6,6 +6,7 @@ exporters or raw HTTP/gRPC requests.
 
 from __future__ import annotations
 
+import datetime
 import gzip
 import http.client
 import json
@@ -36,6 +37,7 @@ from otlp_receiver import HTTPReceiver
 
 from otel_llm_cost import DuckDBStore
 from otel_llm_cost.cli import cli
+from otel_llm_cost.currency import ExchangeRate, store_rates
 from otel_llm_cost.serve import ServeConfig, Server
 from otel_llm_cost.serve import _server as server_module
 from otel_llm_cost.serve._journal import Journal
@@ -293,7 +295,9 @@ def test_over_capacity_answers_429_and_unavailable_with_retry_after(start: Any, 
     assert len(rows(db_path)) == 1
 
 
-def test_read_api_serves_report_and_views_while_the_server_owns_the_file(start: Any) -> None:
+def test_read_api_serves_report_and_views_while_the_server_owns_the_file(start: Any, db_path: str) -> None:
+    with DuckDBStore(db_path) as store:  # rates loaded before the server takes the file
+        store_rates(store.con, [ExchangeRate("EUR", datetime.date(2000, 1, 1), Decimal("0.5"))])
     server = start()
     send_spans(HTTPSpanExporter(endpoint=f"http://127.0.0.1:{server.http_port}/v1/traces"), *[chat_attributes()] * 3)
     wait_written(server)
@@ -315,6 +319,14 @@ def test_read_api_serves_report_and_views_while_the_server_owns_the_file(start: 
     assert (status, report["totals"]["calls"], report["period"]) == (200, 3, {"since": None, "until": None})
     window = report["window"]  # ?days=3: the daily table covers the last 3 days
     assert window["until"] is not None and window["since"] is not None
+    status, _, body = request(port, "GET", "/v1/report?currency=eur")
+    in_eur = json.loads(body)
+    assert (status, in_eur["currency"], in_eur["totals"]["converted"]["cost"]) == (200, "EUR", "0.000315")
+    status, _, body = request(port, "GET", "/v1/report?currency=GBP")
+    assert (status, json.loads(body)["message"]) == (
+        400,
+        "no exchange rates for GBP (loaded: EUR); load some with: otel-llm-cost rates load FILE",
+    )
     assert request(port, "GET", "/v1/views/llm_calls;DROP%20TABLE%20llm_calls")[0] == 404
     assert request(port, "GET", "/v1/views/llm_calls")[0] == 404  # a table, not a view
     status, _, body = request(port, "GET", "/v1/views/llm_daily_cost?limit=many")

@@ -172,7 +172,8 @@ class _Handler(BaseHTTPRequestHandler):
                 days = _reads.bounded_int(query.get("days"), "days", 14, 1, 3660)
                 top = _reads.bounded_int(query.get("top"), "top", 10, 1, 1000)
                 with receiver.reading() as con:
-                    self._send(200, _JSON, _reads.report_json(con, days=days, top=top).encode())
+                    report = _reads.report_json(con, days=days, top=top, currency=query.get("currency") or None)
+                    self._send(200, _JSON, report.encode())
             elif url.path == "/v1/views":
                 with receiver.reading() as con:
                     self._send(200, _JSON, json.dumps(_reads.view_names(con)).encode())

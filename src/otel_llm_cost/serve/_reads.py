@@ -6,7 +6,8 @@ on a connection of its own (a cursor of the store's; for a DuckLake, one that al
 and has the views' macros), which DuckDB runs concurrently with the writer (MVCC, each query sees
 committed data). Only the report and the documented views are offered, never arbitrary SQL:
 
-* ``GET /v1/report?days=14&top=10``: what ``otel-llm-cost report --format json`` prints;
+* ``GET /v1/report?days=14&top=10&currency=EUR``: what ``otel-llm-cost report --format json
+  [--currency EUR]`` prints;
 * ``GET /v1/views``: the names of the views;
 * ``GET /v1/views/<name>?limit=1000``: a view's rows as JSON, money as exact decimal strings.
 """
@@ -21,6 +22,7 @@ from uuid import UUID
 import duckdb
 
 from otel_llm_cost._report_render import report_to_json
+from otel_llm_cost.currency import UnknownCurrency
 from otel_llm_cost.report import build_report
 
 MAX_ROWS = 100_000
@@ -34,8 +36,11 @@ class ReadError(ValueError):
         self.status = status
 
 
-def report_json(con: duckdb.DuckDBPyConnection, *, days: int, top: int) -> str:
-    return report_to_json(build_report(con, days=days, top=top))
+def report_json(con: duckdb.DuckDBPyConnection, *, days: int, top: int, currency: str | None = None) -> str:
+    try:
+        return report_to_json(build_report(con, days=days, top=top, currency=currency))
+    except UnknownCurrency as exc:  # no rates loaded for it: the caller's mistake, said in one line
+        raise ReadError(400, str(exc)) from None
 
 
 def view_names(con: duckdb.DuckDBPyConnection) -> list[str]:
