@@ -13,13 +13,16 @@ import hashlib
 from dataclasses import dataclass
 from datetime import date
 from decimal import Context, Decimal, DecimalException, Inexact, Rounded
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from genai_prices import types
 from genai_prices.data_units import unit_data
 from genai_prices.units import UnitDef, UnitRegistry
 
 from otel_llm_cost.conventions import CallRecord
+
+if TYPE_CHECKING:
+    from otel_llm_cost._price_periods import ResolvedPrice
 
 REGISTRY: Final = UnitRegistry(unit_data)
 
@@ -139,6 +142,22 @@ def build_plan(
         source=source,
         time_of_day=time_of_day,
         prices=tuple((key, value) for key, _, value in priced),
+    )
+
+
+def plan_for(provider_id: str, model: types.ModelInfo, resolved: ResolvedPrice, price_version: str) -> RatePlan:
+    """The plan of a price :func:`~otel_llm_cost._price_periods.resolve_price` resolved: the one
+    way both the span path (``Pricer``) and the catalog load build a ``model_prices`` row."""
+    return build_plan(
+        provider_id,
+        model,
+        resolved.model_price,
+        effective_from=resolved.effective_from,
+        effective_to=resolved.effective_to,
+        price_version=price_version,
+        variant=resolved.variant,
+        source="overrides" if resolved.overridden else "genai-prices",
+        time_of_day=resolved.time_of_day,
     )
 
 

@@ -2,7 +2,7 @@
 price period (and off-peak window), bulk-loaded once per catalog version.
 
 Every row is compiled by the same code that prices spans (``_price_periods.resolve_price`` and
-``_rate_plan.build_plan``), so the ``price_id`` a call records is always a row of the loaded
+``_rate_plan.plan_for``), so the ``price_id`` a call records is always a row of the loaded
 version. A new genai-prices release, or a changed overrides file, is a new ``price_version``: its
 rows are added beside the old ones, which stay for audit and re-pricing. ``model_price_catalogs``
 records each version loaded, so a process start costs one lookup when the version is there already.
@@ -22,7 +22,7 @@ import pyarrow as pa
 from genai_prices import types
 
 from otel_llm_cost._price_periods import contexts, resolve_price, segment_dates, times_of_day
-from otel_llm_cost._rate_plan import RatePlan, build_plan
+from otel_llm_cost._rate_plan import RatePlan, plan_for
 
 if TYPE_CHECKING:
     from otel_llm_cost.pricing import Pricer
@@ -93,17 +93,7 @@ def model_plans(pricer: Pricer, provider: types.Provider, model: types.ModelInfo
                 resolved = resolve_price(provider, model, when, context, overrides)
                 if context and not resolved.variant:
                     continue  # the variant does not change this day's price: the standard row covers it
-                yield build_plan(
-                    provider.id,
-                    model,
-                    resolved.model_price,
-                    effective_from=resolved.effective_from,
-                    effective_to=resolved.effective_to,
-                    price_version=pricer.price_version,
-                    variant=resolved.variant,
-                    source="overrides" if resolved.overridden else "genai-prices",
-                    time_of_day=resolved.time_of_day,
-                )
+                yield plan_for(provider.id, model, resolved, pricer.price_version)
 
 
 class CatalogLoader:

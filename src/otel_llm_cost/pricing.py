@@ -32,7 +32,7 @@ from genai_prices import data_snapshot, types
 
 from otel_llm_cost._price_periods import PriceContext, context_for_service_tier, resolve_price
 from otel_llm_cost._providers import catalog_provider_id
-from otel_llm_cost._rate_plan import RatePlan, apply, build_plan
+from otel_llm_cost._rate_plan import RatePlan, apply, plan_for
 from otel_llm_cost.conventions import CallRecord
 from otel_llm_cost.overrides import PriceOverrides, load_overrides
 
@@ -252,17 +252,7 @@ class Pricer:
         plan = self._plans.get(key)
         if plan is None:
             resolved = resolve_price(provider, model, when, context, self.overrides)
-            plan = self._plans[key] = build_plan(
-                provider.id,
-                model,
-                resolved.model_price,
-                effective_from=resolved.effective_from,
-                effective_to=resolved.effective_to,
-                price_version=self.price_version,
-                variant=resolved.variant,
-                source="overrides" if resolved.overridden else "genai-prices",
-                time_of_day=resolved.time_of_day,
-            )
+            plan = self._plans[key] = plan_for(provider.id, model, resolved, self.price_version)
             self._unsaved_plans.setdefault(plan.price_id, plan)
         return plan
 
