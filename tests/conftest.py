@@ -15,6 +15,7 @@ import genai_prices
 import pytest
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
+from postgres_server import PostgresServer, postgres_bindir, postgres_server
 
 from otel_llm_cost import DuckDBStore, LLMCostSpanProcessor
 from otel_llm_cost.conventions import AgentRun, CallRecord
@@ -119,6 +120,23 @@ def lock_held_by_another_process(path: str) -> Iterator[subprocess.Popen[str]]:
         for stream in (holder.stdin, holder.stdout):
             if stream is not None:
                 stream.close()
+
+
+# A real PostgreSQL on 127.0.0.1 (tests/postgres_server.py) for the DuckLake tests: one server per
+# test module, one new database per test.
+@pytest.fixture(scope="module")
+def postgres() -> Iterator[PostgresServer]:
+    if postgres_bindir() is None and not os.environ.get("CI"):
+        pytest.skip("PostgreSQL is not installed (apt-get install postgresql; .ci/run does)")
+    with postgres_server() as server:
+        yield server
+
+
+@pytest.fixture
+def lake(postgres: PostgresServer, tmp_path: Path, request: pytest.FixtureRequest) -> tuple[str, str]:
+    """A new, empty database on the server: (store spec, data path)."""
+    name = "lake_" + request.node.name.lower().replace("[", "_").replace("]", "").replace("-", "_")[:50]
+    return "ducklake:postgres:" + postgres.create_database(name), str(tmp_path / "lake-data")
 
 
 # Every view the packaged schema defines, by name (tests/test_migrations.py, test_store.py, test_views.py).

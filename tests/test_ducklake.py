@@ -6,7 +6,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -16,7 +15,7 @@ import pytest
 from click.testing import CliRunner
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
-from postgres_server import PostgresServer, postgres_bindir, postgres_server
+from postgres_server import PostgresServer
 from test_store import VIEWS, cost, plan, record
 
 from otel_llm_cost import LLMCostSpanProcessor, _lake_extensions
@@ -29,21 +28,6 @@ from otel_llm_cost.store import DuckDBStore, StoreUnavailable
 from otel_llm_cost.stores import check_spec, open_store
 
 T_DEMO_NS = 1_767_225_600_000_000_000  # 2026-01-01 00:00 UTC: the demo's window ends here
-
-
-@pytest.fixture(scope="module")
-def postgres() -> Iterator[PostgresServer]:
-    if postgres_bindir() is None and not os.environ.get("CI"):
-        pytest.skip("PostgreSQL is not installed (apt-get install postgresql; .ci/run does)")
-    with postgres_server() as server:
-        yield server
-
-
-@pytest.fixture
-def lake(postgres: PostgresServer, tmp_path: Path, request: pytest.FixtureRequest) -> tuple[str, str]:
-    """A new, empty database on the server: (store spec, data path)."""
-    name = "lake_" + request.node.name.lower().replace("[", "_").replace("]", "").replace("-", "_")[:50]
-    return "ducklake:postgres:" + postgres.create_database(name), str(tmp_path / "lake-data")
 
 
 def count(store: DuckLakeStore | DuckDBStore, sql: str = "SELECT count(*) FROM llm_calls") -> Any:

@@ -10,12 +10,10 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from lake_writer import own_trace, shared_trace
-from postgres_server import PostgresServer, postgres_bindir, postgres_server
+from postgres_server import PostgresServer
 
 from otel_llm_cost.ducklake import DuckLakeStore
 
@@ -25,14 +23,6 @@ SIZE = 100
 SHARED = 20
 VICTIM = WRITERS - 1
 VICTIM_BATCHES = 30  # it is killed long before it would finish
-
-
-@pytest.fixture(scope="module")
-def postgres() -> Iterator[PostgresServer]:
-    if postgres_bindir() is None and not os.environ.get("CI"):
-        pytest.skip("PostgreSQL is not installed (apt-get install postgresql; .ci/run does)")
-    with postgres_server() as server:
-        yield server
 
 
 def _start(spec: str, writer: int, batches: int, pause_s: float) -> subprocess.Popen[str]:

@@ -8,9 +8,7 @@ arrive, and the read API answers from the lake.
 from __future__ import annotations
 
 import json
-import os
 import shutil
-from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -18,7 +16,6 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 from conftest import chat_attributes
-from postgres_server import PostgresServer, postgres_bindir, postgres_server
 from test_serve import CALL_COST, encoded, metric, post_traces, request, wait_written
 from test_store import cost, plan, record
 
@@ -27,21 +24,6 @@ from otel_llm_cost.ducklake import DuckLakeStore
 from otel_llm_cost.serve import ServeConfig, Server
 from otel_llm_cost.serve._journal import Journal, JournalInUse
 from otel_llm_cost.spool import SpoolWriter, pending_batches
-
-
-@pytest.fixture(scope="module")
-def postgres() -> Iterator[PostgresServer]:
-    if postgres_bindir() is None and not os.environ.get("CI"):
-        pytest.skip("PostgreSQL is not installed (apt-get install postgresql; .ci/run does)")
-    with postgres_server() as server:
-        yield server
-
-
-@pytest.fixture
-def lake(postgres: PostgresServer, tmp_path: Path, request: pytest.FixtureRequest) -> tuple[str, str]:
-    """A new, empty database on the server: (store spec, data path)."""
-    name = "serve_" + request.node.name.lower()[:50]
-    return "ducklake:postgres:" + postgres.create_database(name), str(tmp_path / "lake-data")
 
 
 def lake_rows(spec: str, sql: str) -> list[tuple[Any, ...]]:
